@@ -1,0 +1,154 @@
+//! Findings and reports: the data every audit produces, and its JSON form
+//! (`snapaudit.report/1`, see DESIGN.md).
+
+mod finding;
+pub use finding::{Finding, Location, Severity};
+
+use serde::{Deserialize, Serialize};
+
+/// Schema tag of the JSON report.
+pub const REPORT_SCHEMA: &str = "snapaudit.report/1";
+
+/// The input image as the report describes it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub path: String,
+    pub size_bytes: u64,
+    /// `raw`, or the compression the input arrived in (`gz`, `zst`, `xz`,
+    /// `tar`, `tar.gz`, …) before snapaudit expanded it.
+    pub format: String,
+}
+
+/// The partition table and what lives in each partition.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DiskInfo {
+    /// `gpt`, `mbr` or `none`.
+    pub table: String,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// One partition (or the whole disk when there is no table).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub index: u32,
+    pub start_bytes: u64,
+    pub size_bytes: u64,
+    /// Readable partition type: `linux`, `bios-boot`, `esp`, `swap`, `lvm`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Filesystem found by probing (`ext4`, `xfs`, `vfat`, …), if any.
+    pub fs: Option<String>,
+    /// Filesystem UUID, if the filesystem has one.
+    pub uuid: Option<String>,
+    /// Filesystem label, if any.
+    pub label: Option<String>,
+    /// `root` for the root filesystem snapaudit found by content.
+    pub role: Option<String>,
+    /// GPT unique partition GUID, or `<disk signature>-<nn>` for MBR.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub partuuid: Option<String>,
+    /// GPT partition name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name: Option<String>,
+}
+
+/// Facts about the installed system, for the report header.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SystemInfo {
+    pub os: Option<OsInfo>,
+    pub kernels: Vec<String>,
+    pub bootloader: Option<String>,
+}
+
+/// Distribution identity from os-release.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OsInfo {
+    pub id: Option<String>,
+    pub version_id: Option<String>,
+    pub pretty_name: Option<String>,
+}
+
+/// Counts and the verdict.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    /// `pass` or `fail` (`error` when the image could not be audited).
+    pub verdict: String,
+}
+
+/// How much work the audit did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stats {
+    pub elapsed_ms: u64,
+    pub files_scanned: u64,
+    pub bytes_scanned: u64,
+}
+
+/// One audit of one image.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    pub schema: String,
+    pub image: ImageInfo,
+    pub profile: String,
+    pub disk: DiskInfo,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub system: Option<SystemInfo>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+    pub stats: Stats,
+    /// Set when the image could not be audited at all; `findings` is then empty.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
+}
+
+impl Report {
+    /// A report with no findings yet.
+    pub fn new(image: ImageInfo, profile: &str) -> Self {
+        Report {
+            schema: REPORT_SCHEMA.to_string(),
+            image,
+            profile: profile.to_string(),
+            disk: DiskInfo::default(),
+            system: None,
+            findings: Vec::new(),
+            summary: Summary::default(),
+            stats: Stats::default(),
+            error: None,
+        }
+    }
+
+    /// A report for an image that could not be audited (batch jobs keep going).
+    pub fn failed(image: ImageInfo, profile: &str, error: &crate::Error) -> Self {
+        let mut r = Report::new(image, profile);
+        r.error = Some(error.to_string());
+        r.finish();
+        r
+    }
+
+    /// Sort findings (severity, then rule, then location) and recompute the
+    /// summary. Call once all findings are in.
+    pub fn finish(&mut self) {
+        self.findings.sort_by(|a, b| {
+            (b.severity, &a.rule, &a.location).cmp(&(a.severity, &b.rule, &b.location))
+        });
+        let count = |s| self.findings.iter().filter(|f| f.severity == s).count();
+        self.summary.errors = count(Severity::Error);
+        self.summary.warnings = count(Severity::Warning);
+        self.summary.infos = count(Severity::Info);
+        self.summary.verdict = if self.error.is_some() {
+            "error"
+        } else if self.summary.errors > 0 {
+            "fail"
+        } else {
+            "pass"
+        }
+        .to_string();
+    }
+
+    /// True when the image passed (no error findings and no failure).
+    pub fn passed(&self) -> bool {
+        self.error.is_none() && self.summary.errors == 0
+    }
+}

@@ -1,0 +1,1 @@
+//! sanitize: see DESIGN.md.

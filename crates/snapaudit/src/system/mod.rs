@@ -1,0 +1,8 @@
+//! Facts read from the root filesystem. Every parser takes bytes, not paths,
+//! so that it can be unit-tested and fuzzed on its own.
+
+pub mod accounts;
+pub mod fstab;
+pub mod grub;
+pub mod os_release;
+pub mod selinux;
