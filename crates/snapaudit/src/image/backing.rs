@@ -18,7 +18,12 @@ pub(super) enum Backing {
 }
 
 impl Backing {
-    pub(super) fn load(file: &File, size: u64, strategy: ReadStrategy, path: &Path) -> Result<Self> {
+    pub(super) fn load(
+        file: &File,
+        size: u64,
+        strategy: ReadStrategy,
+        path: &Path,
+    ) -> Result<Self> {
         let len = usize::try_from(size).map_err(|_| {
             Error::unsupported(format!(
                 "{}: {size} bytes do not fit this platform's address space",

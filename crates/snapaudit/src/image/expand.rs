@@ -92,7 +92,11 @@ pub(super) fn sniff(file: &File, path: &Path) -> Result<Compression> {
     let head = &head[..n];
     let kind = stream_kind(head);
     if kind == Compression::None {
-        return Ok(if is_tar(head) { Compression::Tar } else { Compression::None });
+        return Ok(if is_tar(head) {
+            Compression::Tar
+        } else {
+            Compression::None
+        });
     }
     // Peek inside the compressed stream to see whether it carries a tar.
     let mut inner = [0u8; TAR_BLOCK];
@@ -103,7 +107,11 @@ pub(super) fn sniff(file: &File, path: &Path) -> Result<Compression> {
     (&*file)
         .seek(SeekFrom::Start(0))
         .map_err(|e| Error::io(path, e))?;
-    Ok(if is_tar(&inner[..n]) { kind.with_tar() } else { kind })
+    Ok(if is_tar(&inner[..n]) {
+        kind.with_tar()
+    } else {
+        kind
+    })
 }
 
 fn decoder<'a, R: Read + 'a>(input: R, kind: Compression) -> io::Result<Box<dyn Read + 'a>> {
@@ -111,10 +119,12 @@ fn decoder<'a, R: Read + 'a>(input: R, kind: Compression) -> io::Result<Box<dyn 
         Compression::Gzip | Compression::TarGzip => {
             Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(input)))
         }
-        Compression::Zstd | Compression::TarZstd => Box::new(zstd::stream::read::Decoder::new(input)?),
-        Compression::Xz | Compression::TarXz => {
-            Box::new(xz2::read::XzDecoder::new_multi_decoder(io::BufReader::new(input)))
+        Compression::Zstd | Compression::TarZstd => {
+            Box::new(zstd::stream::read::Decoder::new(input)?)
         }
+        Compression::Xz | Compression::TarXz => Box::new(xz2::read::XzDecoder::new_multi_decoder(
+            io::BufReader::new(input),
+        )),
         Compression::None | Compression::Tar => Box::new(input),
     })
 }
@@ -150,7 +160,10 @@ pub(super) fn expand(
     let ctx = |e: io::Error| {
         Error::io(
             path,
-            io::Error::new(e.kind(), format!("expanding {} input: {e}", kind.format_name())),
+            io::Error::new(
+                e.kind(),
+                format!("expanding {} input: {e}", kind.format_name()),
+            ),
         )
     };
     let counted = Counting {
@@ -229,7 +242,10 @@ fn extract_single_tar_member(stream: impl Read, out: &mut File, path: &Path) -> 
         Some((_, size)) => Ok(size),
         None => Err(Error::corrupt(
             0,
-            format!("{}: the tar archive holds no non-empty file", path.display()),
+            format!(
+                "{}: the tar archive holds no non-empty file",
+                path.display()
+            ),
         )),
     }
 }

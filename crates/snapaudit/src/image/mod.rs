@@ -152,7 +152,9 @@ impl Image {
             }
             _ => Err(Error::corrupt(
                 offset,
-                format!("{what}: {len} bytes at offset {offset} run past the end of the image ({size} bytes)"),
+                format!(
+                    "{what}: {len} bytes at offset {offset} run past the end of the image ({size} bytes)"
+                ),
             )),
         }
     }

@@ -60,7 +60,11 @@ fn every_compression_expands_to_the_same_disk() {
     let disk = disk_bytes();
     let cases: Vec<(&str, Vec<u8>, Compression)> = vec![
         ("d.raw.gz", gz(&disk), Compression::Gzip),
-        ("d.raw.zst", zstd::encode_all(&disk[..], 3).unwrap(), Compression::Zstd),
+        (
+            "d.raw.zst",
+            zstd::encode_all(&disk[..], 3).unwrap(),
+            Compression::Zstd,
+        ),
         (
             "d.raw.xz",
             {
@@ -71,7 +75,11 @@ fn every_compression_expands_to_the_same_disk() {
             Compression::Xz,
         ),
         ("d.tar", tar_of("disk.raw", &disk), Compression::Tar),
-        ("d.raw.tar.gz", gz(&tar_of("disk.raw", &disk)), Compression::TarGzip),
+        (
+            "d.raw.tar.gz",
+            gz(&tar_of("disk.raw", &disk)),
+            Compression::TarGzip,
+        ),
     ];
     for (name, bytes, kind) in cases {
         let p = write_tmp(&dir, name, &bytes);
@@ -124,9 +132,17 @@ fn bad_inputs_give_clear_errors() {
     let empty = Image::open(write_tmp(&dir, "empty.raw", b"")).unwrap_err();
     assert!(empty.to_string().contains("empty file"), "{empty}");
     let short = Image::open(write_tmp(&dir, "short.raw", &[7u8; 100])).unwrap_err();
-    assert!(short.to_string().contains("shorter than one 512-byte sector"), "{short}");
+    assert!(
+        short
+            .to_string()
+            .contains("shorter than one 512-byte sector"),
+        "{short}"
+    );
     let bad_gz = Image::open(write_tmp(&dir, "bad.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3])).unwrap_err();
-    assert!(bad_gz.to_string().contains("expanding gz input"), "{bad_gz}");
+    assert!(
+        bad_gz.to_string().contains("expanding gz input"),
+        "{bad_gz}"
+    );
 }
 
 #[test]
