@@ -1,1 +1,36 @@
-fn main() {}
+//! `snapaudit`: audit and sanitize VM disk snapshots offline.
+//!
+//! Exit codes: 0 no error findings; 1 at least one error finding; 2 the tool
+//! could not do its job (bad arguments, unreadable image).
+
+mod args;
+mod files;
+mod inspect;
+mod open;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.common.threads {
+        // Only fails if a pool was already built, which cannot happen here.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let result = match &cli.command {
+        Command::Inspect(a) => inspect::run(&cli.common, a),
+        Command::Ls(a) => files::ls(&cli.common, a),
+        Command::Cat(a) => files::cat(&cli.common, a),
+        Command::Stat(a) => files::stat(&cli.common, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("snapaudit: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

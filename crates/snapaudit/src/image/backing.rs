@@ -56,8 +56,7 @@ impl Backing {
                         ),
                     )
                 })?;
-                let mut f = file;
-                f.take(size)
+                file.take(size)
                     .read_to_end(&mut buf)
                     .map_err(|e| Error::io(path, e))?;
                 if buf.len() != len {

@@ -152,3 +152,23 @@ impl Report {
         self.error.is_none() && self.summary.errors == 0
     }
 }
+
+impl DiskInfo {
+    /// The report's `disk` object for a table, marking the root partition.
+    pub fn from_table(table: &crate::partition::PartitionTable, root_partition: Option<u32>) -> Self {
+        DiskInfo {
+            table: table.kind.as_str().to_string(),
+            partitions: table
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut info = p.info();
+                    if Some(p.index) == root_partition {
+                        info.role = Some("root".to_string());
+                    }
+                    info
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "snapaudit", version, about = "Audit and sanitize VM disk snapshots offline", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Partition number to read (0 = whole disk); default: the root filesystem.
+    #[arg(long, global = true)]
+    pub partition: Option<u32>,
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Read the image with plain reads instead of a memory map (for images
+    /// that may change while being read, e.g. on network filesystems).
+    #[arg(long, global = true)]
+    pub no_mmap: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the partition table, partitions and filesystems.
+    Inspect(InspectArgs),
+    /// List a directory inside the image.
+    Ls(LsArgs),
+    /// Write a file from the image to stdout.
+    Cat(PathArgs),
+    /// Show a file's metadata.
+    Stat(PathArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Disk image (raw, or .gz/.zst/.xz/.tar[.gz] holding one).
+    pub image: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    pub image: PathBuf,
+    /// Directory (or file) inside the image.
+    #[arg(default_value = "/")]
+    pub path: String,
+    /// Long listing: mode, owner, size, modification time.
+    #[arg(short = 'l')]
+    pub long: bool,
+    /// Recurse into subdirectories.
+    #[arg(short = 'R')]
+    pub recursive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    pub image: PathBuf,
+    /// Path inside the image.
+    pub path: String,
+}

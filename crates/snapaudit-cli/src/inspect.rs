@@ -1,0 +1,93 @@
+//! `snapaudit inspect`: the partition table and what each partition holds.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+use snapaudit::partition::PartitionTable;
+use snapaudit::report::{DiskInfo, ImageInfo};
+
+use crate::args::{Common, Format, InspectArgs};
+
+/// Schema tag of `inspect --format json`.
+const INSPECT_SCHEMA: &str = "snapaudit.inspect/1";
+
+#[derive(Serialize)]
+struct Inspect {
+    schema: &'static str,
+    image: ImageInfo,
+    disk: DiskInfo,
+    /// Table problems (what `disk.partition-table` reports).
+    problems: Vec<Problem>,
+}
+
+#[derive(Serialize)]
+struct Problem {
+    severity: String,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset_bytes: Option<u64>,
+}
+
+pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
+    let image = crate::open::image(common, &args.image)?;
+    let table = PartitionTable::read(&image)?;
+    let root = snapaudit::ext4::find_root(&image, &table).map(|v| v.partition());
+    let out = Inspect {
+        schema: INSPECT_SCHEMA,
+        image: ImageInfo {
+            path: args.image.display().to_string(),
+            size_bytes: image.size_bytes(),
+            format: image.compression().format_name().to_string(),
+        },
+        disk: DiskInfo::from_table(&table, root),
+        problems: table
+            .problems
+            .iter()
+            .map(|p| Problem {
+                severity: p.severity.to_string(),
+                message: p.message.clone(),
+                offset_bytes: p.offset_bytes,
+            })
+            .collect(),
+    };
+    match common.format {
+        Format::Json | Format::Sarif => println!("{}", serde_json::to_string(&out)?),
+        Format::Human => print_human(&out, &table),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(out: &Inspect, table: &PartitionTable) {
+    println!(
+        "{}: {} bytes ({}), partition table: {}{}",
+        out.image.path,
+        out.image.size_bytes,
+        out.image.format,
+        out.disk.table,
+        match (&table.disk_id, table.sector_bytes) {
+            (Some(id), s) => format!(" (id {id}, {s}-byte sectors)"),
+            (None, _) => String::new(),
+        }
+    );
+    println!(
+        "{:>3}  {:>14}  {:>14}  {:<20} {:<8} {:<38} {:<16} role",
+        "#", "start", "size", "type", "fs", "uuid", "label"
+    );
+    for p in &out.disk.partitions {
+        println!(
+            "{:>3}  {:>14}  {:>14}  {:<20} {:<8} {:<38} {:<16} {}",
+            p.index,
+            p.start_bytes,
+            p.size_bytes,
+            p.kind,
+            p.fs.as_deref().unwrap_or("-"),
+            p.uuid.as_deref().unwrap_or("-"),
+            p.label.as_deref().unwrap_or("-"),
+            p.role.as_deref().unwrap_or("")
+        );
+    }
+    for p in &out.problems {
+        println!("{}: {}", p.severity, p.message);
+    }
+}

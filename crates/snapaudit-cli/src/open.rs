@@ -1,0 +1,76 @@
+//! Opening images and filesystems for the subcommands, with a progress bar
+//! while compressed inputs expand.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use snapaudit::ext4::{Fs, Volume};
+use snapaudit::image::{Image, OpenOptions, ReadStrategy};
+use snapaudit::partition::PartitionTable;
+
+use crate::args::Common;
+
+/// Open an image; a progress bar shows on stderr while a compressed input
+/// expands, but only when stderr is a terminal.
+pub fn image(common: &Common, path: &Path) -> Result<Arc<Image>> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("expanding {}", path.display()));
+        bar
+    });
+    let progress = |done: u64, total: Option<u64>| {
+        if let Some(bar) = &bar {
+            if bar.is_hidden() {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            if let Some(t) = total {
+                bar.set_length(t);
+            }
+            bar.set_position(done);
+        }
+    };
+    let options = OpenOptions {
+        strategy: if common.no_mmap { ReadStrategy::Read } else { ReadStrategy::Mmap },
+        progress: Some(&progress),
+    };
+    let img = Image::open_with(path, options).with_context(|| format!("cannot open {}", path.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(Arc::new(img))
+}
+
+/// The filesystem the user asked for: `--partition N`, else the root
+/// filesystem found by content, else the only ext filesystem on the disk.
+pub fn filesystem(common: &Common, path: &Path) -> Result<Fs> {
+    let image = image(common, path)?;
+    let table = PartitionTable::read(&image)?;
+    let volume = match common.partition {
+        Some(n) => Volume::new(Arc::clone(&image), table.get(n)?),
+        None => match snapaudit::ext4::find_root(&image, &table) {
+            Some(v) => v,
+            None => {
+                let ext: Vec<_> = table
+                    .partitions
+                    .iter()
+                    .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+                    .collect();
+                match ext.as_slice() {
+                    [only] => Volume::new(Arc::clone(&image), only),
+                    [] => anyhow::bail!("{}: no ext2/3/4 filesystem on this disk", path.display()),
+                    _ => anyhow::bail!(
+                        "{}: no root filesystem found and several ext filesystems exist; choose one with --partition",
+                        path.display()
+                    ),
+                }
+            }
+        },
+    };
+    Ok(volume.open()?)
+}

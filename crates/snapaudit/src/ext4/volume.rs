@@ -1,0 +1,398 @@
+use std::sync::Arc;
+
+use ext4_view::{Ext4, Ext4Error, Ext4Read};
+
+use crate::image::Image;
+use crate::partition::Partition;
+use crate::{Error, Result};
+
+/// One filesystem's byte range inside a shared image. Cheap to clone and
+/// `Send + Sync`, so it can be handed to worker threads.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    image: Arc<Image>,
+    /// Partition number (0 = whole disk).
+    partition: u32,
+    start_bytes: u64,
+    size_bytes: u64,
+}
+
+/// `ext4-view` reads through this: a bounds-checked window on the image.
+struct WindowReader {
+    image: Arc<Image>,
+    start_bytes: u64,
+    size_bytes: u64,
+}
+
+impl Ext4Read for WindowReader {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
+        let len = dst.len() as u64;
+        let in_volume = start_byte.checked_add(len).is_some_and(|end| end <= self.size_bytes);
+        if !in_volume {
+            return Err(format!(
+                "read of {len} bytes at volume offset {start_byte} is outside the {}-byte filesystem",
+                self.size_bytes
+            )
+            .into());
+        }
+        let src = self
+            .image
+            .range(self.start_bytes + start_byte, len, "filesystem read")
+            .map_err(|e| e.to_string())?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+impl Volume {
+    /// The filesystem in `partition` of `image`; a partition running past
+    /// the end of a truncated image is clipped to what is there.
+    pub fn new(image: Arc<Image>, partition: &Partition) -> Volume {
+        let disk = image.size_bytes();
+        let start_bytes = partition.start_bytes.min(disk);
+        let size_bytes = partition.size_bytes.min(disk - start_bytes);
+        Volume {
+            image,
+            partition: partition.index,
+            start_bytes,
+            size_bytes,
+        }
+    }
+
+    pub fn image(&self) -> &Arc<Image> {
+        &self.image
+    }
+
+    pub fn partition(&self) -> u32 {
+        self.partition
+    }
+
+    /// Where the filesystem starts in the image.
+    pub fn start_bytes(&self) -> u64 {
+        self.start_bytes
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
+    /// The filesystem's bytes (zero copy).
+    pub fn bytes(&self) -> &[u8] {
+        // Both bounds were clipped to the image in `new`.
+        &self.image.bytes()[self.start_bytes as usize..(self.start_bytes + self.size_bytes) as usize]
+    }
+
+    /// Turn an offset inside the filesystem into an image offset.
+    pub fn image_offset(&self, volume_offset: u64) -> u64 {
+        self.start_bytes.saturating_add(volume_offset)
+    }
+
+    /// Load the filesystem with `ext4-view`.
+    pub fn open(&self) -> Result<Fs> {
+        let reader = WindowReader {
+            image: Arc::clone(&self.image),
+            start_bytes: self.start_bytes,
+            size_bytes: self.size_bytes,
+        };
+        let inner = Ext4::load(Box::new(reader)).map_err(|e| self.error("/", e))?;
+        Ok(Fs {
+            inner,
+            volume: self.clone(),
+        })
+    }
+
+    fn error(&self, path: &str, e: Ext4Error) -> Error {
+        let where_ = format!("partition {}", self.partition);
+        match e {
+            Ext4Error::NotFound => Error::NotFound { path: path.to_string() },
+            Ext4Error::Corrupt(c) => Error::corrupt(self.start_bytes, format!("{where_}: ext4 filesystem: {path}: {c}")),
+            Ext4Error::Incompatible(i) => Error::unsupported(format!("{where_}: ext4 filesystem: {i}")),
+            Ext4Error::Encrypted => Error::unsupported(format!("{path}: the file is encrypted (fscrypt); its contents cannot be read")),
+            Ext4Error::Io(io) => Error::corrupt(self.start_bytes, format!("{where_}: {path}: {io}")),
+            Ext4Error::FileTooLarge => Error::unsupported(format!("{path}: the file is too large to read into memory")),
+            other => Error::invalid(format!("{path}: {other}")),
+        }
+    }
+}
+
+/// The kind of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Socket,
+}
+
+impl FileKind {
+    fn from_ext4(t: ext4_view::FileType) -> FileKind {
+        use ext4_view::FileType as T;
+        match t {
+            T::BlockDevice => FileKind::BlockDevice,
+            T::CharacterDevice => FileKind::CharDevice,
+            T::Directory => FileKind::Dir,
+            T::Fifo => FileKind::Fifo,
+            T::Socket => FileKind::Socket,
+            T::Symlink => FileKind::Symlink,
+            _ => FileKind::File,
+        }
+    }
+
+    /// The `ls -l` type letter.
+    pub fn letter(self) -> char {
+        match self {
+            FileKind::File => '-',
+            FileKind::Dir => 'd',
+            FileKind::Symlink => 'l',
+            FileKind::CharDevice => 'c',
+            FileKind::BlockDevice => 'b',
+            FileKind::Fifo => 'p',
+            FileKind::Socket => 's',
+        }
+    }
+}
+
+/// A file's metadata (of the link itself for symlinks).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stat {
+    pub path: String,
+    pub kind: FileKind,
+    /// Permission bits (`0o7777`), without the type bits.
+    pub mode: u16,
+    pub uid: u32,
+    pub gid: u32,
+    pub size_bytes: u64,
+    /// Seconds since the epoch.
+    pub atime: i64,
+    pub mtime: i64,
+    pub crtime: Option<i64>,
+    /// Target of a symlink.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symlink_target: Option<String>,
+}
+
+/// One entry of a directory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DirEntry {
+    /// The name as stored (lossily decoded when not UTF-8).
+    pub name: String,
+    pub kind: FileKind,
+}
+
+/// An entry produced by [`Fs::walk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkEntry {
+    pub path: String,
+    pub kind: FileKind,
+    pub depth: usize,
+}
+
+/// Directories nested deeper than this are not descended into: a directory
+/// hard-linked into its own subtree would otherwise be walked forever.
+pub const MAX_WALK_DEPTH: usize = 256;
+
+/// `ls -R` gives up beyond this many pending directories (a loop of hard-linked
+/// directories would otherwise grow the queue without end).
+pub const MAX_LISTED_DIRS: usize = 1_000_000;
+
+/// A loaded ext2/3/4 filesystem (not `Send`: open one per thread).
+pub struct Fs {
+    inner: Ext4,
+    volume: Volume,
+}
+
+impl std::fmt::Debug for Fs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fs").field("volume", &self.volume).finish_non_exhaustive()
+    }
+}
+
+impl Fs {
+    pub fn volume(&self) -> &Volume {
+        &self.volume
+    }
+
+    /// The filesystem UUID.
+    pub fn uuid(&self) -> String {
+        self.inner.uuid().to_string()
+    }
+
+    /// Whether `path` exists (symlinks followed, inside the image).
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        self.inner.exists(path).map_err(|e| self.volume.error(path, e))
+    }
+
+    /// Whether `path` exists; unreadable paths count as absent.
+    pub fn exists_lossy(&self, path: &str) -> bool {
+        self.exists(path).unwrap_or(false)
+    }
+
+    /// The contents of a regular file, refusing files over `max_bytes`
+    /// (so a 1 TiB sparse file is never pulled into memory).
+    pub fn read_limited(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
+        let mut file = self.inner.open(path).map_err(|e| self.volume.error(path, e))?;
+        let size = file.metadata().len();
+        if size > max_bytes {
+            return Err(Error::invalid(format!(
+                "{path}: {size} bytes is larger than the {max_bytes}-byte limit for reading a whole file"
+            )));
+        }
+        let mut out = vec![0u8; size as usize];
+        let mut filled = 0;
+        while filled < out.len() {
+            let n = file.read_bytes(&mut out[filled..]).map_err(|e| self.volume.error(path, e))?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        out.truncate(filled);
+        Ok(out)
+    }
+
+    /// Stream a file's contents to `sink` in chunks (any size of file).
+    pub fn read_chunks(&self, path: &str, chunk_bytes: usize, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<u64> {
+        let mut file = self.inner.open(path).map_err(|e| self.volume.error(path, e))?;
+        let mut buf = vec![0u8; chunk_bytes.max(4096)];
+        let mut total = 0u64;
+        loop {
+            let n = file.read_bytes(&mut buf).map_err(|e| self.volume.error(path, e))?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n as u64;
+            sink(&buf[..n])?;
+        }
+    }
+
+    /// Metadata of `path` itself (a symlink is not followed).
+    pub fn stat(&self, path: &str) -> Result<Stat> {
+        let m = self.inner.symlink_metadata(path).map_err(|e| self.volume.error(path, e))?;
+        let kind = FileKind::from_ext4(m.file_type());
+        let symlink_target = if kind == FileKind::Symlink {
+            self.inner
+                .read_link(path)
+                .ok()
+                .map(|t| String::from_utf8_lossy(t.as_ref()).into_owned())
+        } else {
+            None
+        };
+        Ok(Stat {
+            path: path.to_string(),
+            kind,
+            mode: m.mode() & 0o7777,
+            uid: m.uid(),
+            gid: m.gid(),
+            size_bytes: m.len(),
+            atime: m.accessed().seconds(),
+            mtime: m.modified().seconds(),
+            crtime: m.created().map(|t| t.seconds()),
+            symlink_target,
+        })
+    }
+
+    /// Metadata of what `path` resolves to (symlinks followed).
+    pub fn stat_follow(&self, path: &str) -> Result<Stat> {
+        let target = self.canonicalize(path)?;
+        self.stat(&target)
+    }
+
+    /// `path` with every symlink resolved inside the image.
+    pub fn canonicalize(&self, path: &str) -> Result<String> {
+        self.inner
+            .canonicalize(path)
+            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+            .map_err(|e| self.volume.error(path, e))
+    }
+
+    /// The target of a symlink, as stored.
+    pub fn read_link(&self, path: &str) -> Result<String> {
+        self.inner
+            .read_link(path)
+            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+            .map_err(|e| self.volume.error(path, e))
+    }
+
+    /// The entries of a directory, without `.` and `..`, sorted by name.
+    pub fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let iter = self.inner.read_dir(path).map_err(|e| self.volume.error(path, e))?;
+        let mut out = Vec::new();
+        for entry in iter {
+            let entry = entry.map_err(|e| self.volume.error(path, e))?;
+            let name = entry.file_name();
+            let raw = name.as_ref();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            let kind = entry.file_type().map(FileKind::from_ext4).map_err(|e| self.volume.error(path, e))?;
+            out.push(DirEntry {
+                name: String::from_utf8_lossy(raw).into_owned(),
+                kind,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Visit every entry under `root` depth-first in name order (symlinks
+    /// are reported, not followed). Unreadable directories are reported to
+    /// `on_error` and skipped; the walk goes on.
+    pub fn walk(
+        &self,
+        root: &str,
+        visit: &mut dyn FnMut(&WalkEntry),
+        on_error: &mut dyn FnMut(&str, Error),
+    ) {
+        let mut stack: Vec<(String, usize)> = vec![(root.to_string(), 0)];
+        while let Some((dir, depth)) = stack.pop() {
+            let entries = match self.read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) => {
+                    on_error(&dir, e);
+                    continue;
+                }
+            };
+            // Pushed in reverse so that names come out in order.
+            for e in entries.iter().rev() {
+                let path = join(&dir, &e.name);
+                if e.kind == FileKind::Dir {
+                    if depth + 1 >= MAX_WALK_DEPTH {
+                        on_error(
+                            &path,
+                            Error::corrupt(
+                                self.volume.start_bytes,
+                                format!("{path}: directories nested deeper than {MAX_WALK_DEPTH} levels (a directory loop?) were not walked"),
+                            ),
+                        );
+                    } else {
+                        stack.push((path.clone(), depth + 1));
+                    }
+                }
+            }
+            for e in entries {
+                visit(&WalkEntry {
+                    path: join(&dir, &e.name),
+                    kind: e.kind,
+                    depth: depth + 1,
+                });
+            }
+        }
+    }
+}
+
+/// `dir` + `/` + `name` without doubling the root slash.
+pub(crate) fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
