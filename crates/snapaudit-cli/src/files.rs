@@ -37,12 +37,20 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
             let path = join(&dir, &e.name);
             // Bounded depth: a directory hard-linked into its own subtree
             // must not make `ls -R` run forever.
-            if args.recursive && e.kind == FileKind::Dir && depth < snapaudit::ext4::MAX_WALK_DEPTH {
+            if args.recursive && e.kind == FileKind::Dir && depth < snapaudit::ext4::MAX_WALK_DEPTH
+            {
                 subdirs.push((path.clone(), depth + 1));
             }
             if args.long || json {
                 match fs.stat(&path) {
-                    Ok(st) => emit(&mut out, &fs, &st, if json { &path } else { &e.name }, args.long, json)?,
+                    Ok(st) => emit(
+                        &mut out,
+                        &fs,
+                        &st,
+                        if json { &path } else { &e.name },
+                        args.long,
+                        json,
+                    )?,
                     Err(err) => {
                         eprintln!("snapaudit: {path}: {err}");
                         code = ExitCode::from(2);
@@ -58,20 +66,34 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
         // Depth-first, in name order, like `ls -R`.
         dirs.extend(subdirs.into_iter().rev());
         if dirs.len() > snapaudit::ext4::MAX_LISTED_DIRS {
-            anyhow::bail!("more than {} directories pending: a directory loop?", snapaudit::ext4::MAX_LISTED_DIRS);
+            anyhow::bail!(
+                "more than {} directories pending: a directory loop?",
+                snapaudit::ext4::MAX_LISTED_DIRS
+            );
         }
     }
     out.flush()?;
     Ok(code)
 }
 
-fn emit(out: &mut impl Write, _fs: &Fs, st: &Stat, name: &str, long: bool, json: bool) -> Result<()> {
+fn emit(
+    out: &mut impl Write,
+    _fs: &Fs,
+    st: &Stat,
+    name: &str,
+    long: bool,
+    json: bool,
+) -> Result<()> {
     if json {
         let mut st = st.clone();
         st.path = name.to_string();
         writeln!(out, "{}", serde_json::to_string(&st)?)?;
     } else if long {
-        let target = st.symlink_target.as_deref().map(|t| format!(" -> {t}")).unwrap_or_default();
+        let target = st
+            .symlink_target
+            .as_deref()
+            .map(|t| format!(" -> {t}"))
+            .unwrap_or_default();
         writeln!(
             out,
             "{}{} {:>5} {:>5} {:>12} {} {}{}",
@@ -117,7 +139,12 @@ pub fn stat(common: &Common, args: &PathArgs) -> Result<ExitCode> {
     }
     println!("  Type: {:?}", st.kind);
     println!("  Size: {}", st.size_bytes);
-    println!("  Mode: {:04o} ({}{})", st.mode, st.kind.letter(), mode_string(st.mode));
+    println!(
+        "  Mode: {:04o} ({}{})",
+        st.mode,
+        st.kind.letter(),
+        mode_string(st.mode)
+    );
     println!("   Uid: {}   Gid: {}", st.uid, st.gid);
     println!("Access: {}", format_time(st.atime));
     println!("Modify: {}", format_time(st.mtime));
@@ -173,5 +200,10 @@ pub fn format_time(secs: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

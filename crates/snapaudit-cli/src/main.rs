@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(n) = cli.common.threads {
         // Only fails if a pool was already built, which cannot happen here.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let result = match &cli.command {
         Command::Inspect(a) => inspect::run(&cli.common, a),

@@ -18,8 +18,10 @@ pub fn image(common: &Common, path: &Path) -> Result<Arc<Image>> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::hidden();
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar.set_message(format!("expanding {}", path.display()));
         bar
@@ -36,10 +38,15 @@ pub fn image(common: &Common, path: &Path) -> Result<Arc<Image>> {
         }
     };
     let options = OpenOptions {
-        strategy: if common.no_mmap { ReadStrategy::Read } else { ReadStrategy::Mmap },
+        strategy: if common.no_mmap {
+            ReadStrategy::Read
+        } else {
+            ReadStrategy::Mmap
+        },
         progress: Some(&progress),
     };
-    let img = Image::open_with(path, options).with_context(|| format!("cannot open {}", path.display()))?;
+    let img = Image::open_with(path, options)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -8,4 +8,6 @@ mod root;
 mod volume;
 
 pub use root::find_root;
-pub use volume::{DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Stat, Volume, WalkEntry};
+pub use volume::{
+    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Stat, Volume, WalkEntry,
+};

@@ -31,7 +31,9 @@ impl Ext4Read for WindowReader {
         dst: &mut [u8],
     ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync + 'static>> {
         let len = dst.len() as u64;
-        let in_volume = start_byte.checked_add(len).is_some_and(|end| end <= self.size_bytes);
+        let in_volume = start_byte
+            .checked_add(len)
+            .is_some_and(|end| end <= self.size_bytes);
         if !in_volume {
             return Err(format!(
                 "read of {len} bytes at volume offset {start_byte} is outside the {}-byte filesystem",
@@ -83,7 +85,8 @@ impl Volume {
     /// The filesystem's bytes (zero copy).
     pub fn bytes(&self) -> &[u8] {
         // Both bounds were clipped to the image in `new`.
-        &self.image.bytes()[self.start_bytes as usize..(self.start_bytes + self.size_bytes) as usize]
+        &self.image.bytes()
+            [self.start_bytes as usize..(self.start_bytes + self.size_bytes) as usize]
     }
 
     /// Turn an offset inside the filesystem into an image offset.
@@ -108,12 +111,25 @@ impl Volume {
     fn error(&self, path: &str, e: Ext4Error) -> Error {
         let where_ = format!("partition {}", self.partition);
         match e {
-            Ext4Error::NotFound => Error::NotFound { path: path.to_string() },
-            Ext4Error::Corrupt(c) => Error::corrupt(self.start_bytes, format!("{where_}: ext4 filesystem: {path}: {c}")),
-            Ext4Error::Incompatible(i) => Error::unsupported(format!("{where_}: ext4 filesystem: {i}")),
-            Ext4Error::Encrypted => Error::unsupported(format!("{path}: the file is encrypted (fscrypt); its contents cannot be read")),
-            Ext4Error::Io(io) => Error::corrupt(self.start_bytes, format!("{where_}: {path}: {io}")),
-            Ext4Error::FileTooLarge => Error::unsupported(format!("{path}: the file is too large to read into memory")),
+            Ext4Error::NotFound => Error::NotFound {
+                path: path.to_string(),
+            },
+            Ext4Error::Corrupt(c) => Error::corrupt(
+                self.start_bytes,
+                format!("{where_}: ext4 filesystem: {path}: {c}"),
+            ),
+            Ext4Error::Incompatible(i) => {
+                Error::unsupported(format!("{where_}: ext4 filesystem: {i}"))
+            }
+            Ext4Error::Encrypted => Error::unsupported(format!(
+                "{path}: the file is encrypted (fscrypt); its contents cannot be read"
+            )),
+            Ext4Error::Io(io) => {
+                Error::corrupt(self.start_bytes, format!("{where_}: {path}: {io}"))
+            }
+            Ext4Error::FileTooLarge => {
+                Error::unsupported(format!("{path}: the file is too large to read into memory"))
+            }
             other => Error::invalid(format!("{path}: {other}")),
         }
     }
@@ -211,7 +227,9 @@ pub struct Fs {
 
 impl std::fmt::Debug for Fs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fs").field("volume", &self.volume).finish_non_exhaustive()
+        f.debug_struct("Fs")
+            .field("volume", &self.volume)
+            .finish_non_exhaustive()
     }
 }
 
@@ -227,7 +245,9 @@ impl Fs {
 
     /// Whether `path` exists (symlinks followed, inside the image).
     pub fn exists(&self, path: &str) -> Result<bool> {
-        self.inner.exists(path).map_err(|e| self.volume.error(path, e))
+        self.inner
+            .exists(path)
+            .map_err(|e| self.volume.error(path, e))
     }
 
     /// Whether `path` exists; unreadable paths count as absent.
@@ -238,7 +258,10 @@ impl Fs {
     /// The contents of a regular file, refusing files over `max_bytes`
     /// (so a 1 TiB sparse file is never pulled into memory).
     pub fn read_limited(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
-        let mut file = self.inner.open(path).map_err(|e| self.volume.error(path, e))?;
+        let mut file = self
+            .inner
+            .open(path)
+            .map_err(|e| self.volume.error(path, e))?;
         let size = file.metadata().len();
         if size > max_bytes {
             return Err(Error::invalid(format!(
@@ -248,7 +271,9 @@ impl Fs {
         let mut out = vec![0u8; size as usize];
         let mut filled = 0;
         while filled < out.len() {
-            let n = file.read_bytes(&mut out[filled..]).map_err(|e| self.volume.error(path, e))?;
+            let n = file
+                .read_bytes(&mut out[filled..])
+                .map_err(|e| self.volume.error(path, e))?;
             if n == 0 {
                 break;
             }
@@ -259,12 +284,22 @@ impl Fs {
     }
 
     /// Stream a file's contents to `sink` in chunks (any size of file).
-    pub fn read_chunks(&self, path: &str, chunk_bytes: usize, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<u64> {
-        let mut file = self.inner.open(path).map_err(|e| self.volume.error(path, e))?;
+    pub fn read_chunks(
+        &self,
+        path: &str,
+        chunk_bytes: usize,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<u64> {
+        let mut file = self
+            .inner
+            .open(path)
+            .map_err(|e| self.volume.error(path, e))?;
         let mut buf = vec![0u8; chunk_bytes.max(4096)];
         let mut total = 0u64;
         loop {
-            let n = file.read_bytes(&mut buf).map_err(|e| self.volume.error(path, e))?;
+            let n = file
+                .read_bytes(&mut buf)
+                .map_err(|e| self.volume.error(path, e))?;
             if n == 0 {
                 return Ok(total);
             }
@@ -275,7 +310,10 @@ impl Fs {
 
     /// Metadata of `path` itself (a symlink is not followed).
     pub fn stat(&self, path: &str) -> Result<Stat> {
-        let m = self.inner.symlink_metadata(path).map_err(|e| self.volume.error(path, e))?;
+        let m = self
+            .inner
+            .symlink_metadata(path)
+            .map_err(|e| self.volume.error(path, e))?;
         let kind = FileKind::from_ext4(m.file_type());
         let symlink_target = if kind == FileKind::Symlink {
             self.inner
@@ -323,7 +361,10 @@ impl Fs {
 
     /// The entries of a directory, without `.` and `..`, sorted by name.
     pub fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let iter = self.inner.read_dir(path).map_err(|e| self.volume.error(path, e))?;
+        let iter = self
+            .inner
+            .read_dir(path)
+            .map_err(|e| self.volume.error(path, e))?;
         let mut out = Vec::new();
         for entry in iter {
             let entry = entry.map_err(|e| self.volume.error(path, e))?;
@@ -332,7 +373,10 @@ impl Fs {
             if raw == b"." || raw == b".." {
                 continue;
             }
-            let kind = entry.file_type().map(FileKind::from_ext4).map_err(|e| self.volume.error(path, e))?;
+            let kind = entry
+                .file_type()
+                .map(FileKind::from_ext4)
+                .map_err(|e| self.volume.error(path, e))?;
             out.push(DirEntry {
                 name: String::from_utf8_lossy(raw).into_owned(),
                 kind,
@@ -369,7 +413,9 @@ impl Fs {
                             &path,
                             Error::corrupt(
                                 self.volume.start_bytes,
-                                format!("{path}: directories nested deeper than {MAX_WALK_DEPTH} levels (a directory loop?) were not walked"),
+                                format!(
+                                    "{path}: directories nested deeper than {MAX_WALK_DEPTH} levels (a directory loop?) were not walked"
+                                ),
                             ),
                         );
                     } else {

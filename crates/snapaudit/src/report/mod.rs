@@ -2,7 +2,9 @@
 //! (`snapaudit.report/1`, see DESIGN.md).
 
 mod finding;
+mod sarif;
 pub use finding::{Finding, Location, Severity};
+pub use sarif::to_sarif;
 
 use serde::{Deserialize, Serialize};
 
@@ -155,7 +157,10 @@ impl Report {
 
 impl DiskInfo {
     /// The report's `disk` object for a table, marking the root partition.
-    pub fn from_table(table: &crate::partition::PartitionTable, root_partition: Option<u32>) -> Self {
+    pub fn from_table(
+        table: &crate::partition::PartitionTable,
+        root_partition: Option<u32>,
+    ) -> Self {
         DiskInfo {
             table: table.kind.as_str().to_string(),
             partitions: table
