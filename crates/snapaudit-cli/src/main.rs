@@ -30,9 +30,21 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `snapaudit cat … | head` closes the pipe early: not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("snapaudit: error: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<snapaudit::Error>().is_some_and(
+                |s| matches!(s, snapaudit::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe),
+            )
+    })
 }
