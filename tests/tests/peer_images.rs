@@ -4,7 +4,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use snapaudit::ext4::Volume;
 use snapaudit::image::Image;
@@ -22,7 +21,6 @@ fn table_of(rel: &str) -> PartitionTable {
 /// Open, read the table, and walk every ext filesystem, reading every
 /// regular file (capped). Errors are fine; panics are not.
 fn exercise(image: Image) -> (usize, usize) {
-    let image = Arc::new(image);
     let Ok(table) = PartitionTable::read(&image) else {
         return (0, 0);
     };
@@ -31,7 +29,7 @@ fn exercise(image: Image) -> (usize, usize) {
         if !p.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
             continue;
         }
-        let Ok(fs) = Volume::new(Arc::clone(&image), p).open() else {
+        let Ok(fs) = Volume::new(&image, p).open() else {
             errors += 1;
             continue;
         };
@@ -229,13 +227,11 @@ fn mbrman_images_match_upstream() {
 
 #[test]
 fn ext4_rs_tiny_image_walks_like_upstream() {
-    let image = Arc::new(Image::open(corpus().join("images/ext4-rs/all-types-tiny.img")).unwrap());
+    let image = Image::open(corpus().join("images/ext4-rs/all-types-tiny.img")).unwrap();
     let table = PartitionTable::read(&image).unwrap();
     assert_eq!(table.partitions.len(), 1);
     assert_eq!(table.partitions[0].start_bytes, 512);
-    let fs = Volume::new(Arc::clone(&image), &table.partitions[0])
-        .open()
-        .unwrap();
+    let fs = Volume::new(&image, &table.partitions[0]).open().unwrap();
     assert_eq!(
         fs.read_limited("/home/faux/hello.txt", 1024).unwrap(),
         b"Hello, world!\n"

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use snapaudit::ext4::{Fs, Volume};
@@ -14,7 +13,7 @@ use crate::args::Common;
 
 /// Open an image; a progress bar shows on stderr while a compressed input
 /// expands, but only when stderr is a terminal.
-pub fn image(common: &Common, path: &Path) -> Result<Arc<Image>> {
+pub fn image(common: &Common, path: &Path) -> Result<Image> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::hidden();
         bar.set_style(
@@ -50,7 +49,7 @@ pub fn image(common: &Common, path: &Path) -> Result<Arc<Image>> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    Ok(Arc::new(img))
+    Ok(img)
 }
 
 /// The filesystem the user asked for: `--partition N`, else the root
@@ -59,7 +58,7 @@ pub fn filesystem(common: &Common, path: &Path) -> Result<Fs> {
     let image = image(common, path)?;
     let table = PartitionTable::read(&image)?;
     let volume = match common.partition {
-        Some(n) => Volume::new(Arc::clone(&image), table.get(n)?),
+        Some(n) => Volume::new(&image, table.get(n)?),
         None => match snapaudit::ext4::find_root(&image, &table) {
             Some(v) => v,
             None => {
@@ -69,7 +68,7 @@ pub fn filesystem(common: &Common, path: &Path) -> Result<Fs> {
                     .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
                     .collect();
                 match ext.as_slice() {
-                    [only] => Volume::new(Arc::clone(&image), only),
+                    [only] => Volume::new(&image, only),
                     [] => anyhow::bail!("{}: no ext2/3/4 filesystem on this disk", path.display()),
                     _ => anyhow::bail!(
                         "{}: no root filesystem found and several ext filesystems exist; choose one with --partition",

@@ -1,7 +1,5 @@
 //! Finding the root filesystem by content, not by position.
 
-use std::sync::Arc;
-
 use super::Volume;
 use crate::image::Image;
 use crate::partition::PartitionTable;
@@ -17,11 +15,11 @@ fn looks_like_root(volume: &Volume) -> bool {
 
 /// The partition holding the root filesystem: the first ext2/3/4 partition
 /// (in table order) that looks like one.
-pub fn find_root(image: &Arc<Image>, table: &PartitionTable) -> Option<Volume> {
+pub fn find_root(image: &Image, table: &PartitionTable) -> Option<Volume> {
     table
         .partitions
         .iter()
         .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
-        .map(|p| Volume::new(Arc::clone(image), p))
+        .map(|p| Volume::new(image, p))
         .find(looks_like_root)
 }

@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use ext4_view::{Ext4, Ext4Error, Ext4Read};
 
 use crate::image::Image;
@@ -10,7 +8,7 @@ use crate::{Error, Result};
 /// `Send + Sync`, so it can be handed to worker threads.
 #[derive(Debug, Clone)]
 pub struct Volume {
-    image: Arc<Image>,
+    image: Image,
     /// Partition number (0 = whole disk).
     partition: u32,
     start_bytes: u64,
@@ -19,7 +17,7 @@ pub struct Volume {
 
 /// `ext4-view` reads through this: a bounds-checked window on the image.
 struct WindowReader {
-    image: Arc<Image>,
+    image: Image,
     start_bytes: u64,
     size_bytes: u64,
 }
@@ -53,7 +51,8 @@ impl Ext4Read for WindowReader {
 impl Volume {
     /// The filesystem in `partition` of `image`; a partition running past
     /// the end of a truncated image is clipped to what is there.
-    pub fn new(image: Arc<Image>, partition: &Partition) -> Volume {
+    pub fn new(image: &Image, partition: &Partition) -> Volume {
+        let image = image.clone();
         let disk = image.size_bytes();
         let start_bytes = partition.start_bytes.min(disk);
         let size_bytes = partition.size_bytes.min(disk - start_bytes);
@@ -65,7 +64,7 @@ impl Volume {
         }
     }
 
-    pub fn image(&self) -> &Arc<Image> {
+    pub fn image(&self) -> &Image {
         &self.image
     }
 
@@ -97,7 +96,7 @@ impl Volume {
     /// Load the filesystem with `ext4-view`.
     pub fn open(&self) -> Result<Fs> {
         let reader = WindowReader {
-            image: Arc::clone(&self.image),
+            image: self.image.clone(),
             start_bytes: self.start_bytes,
             size_bytes: self.size_bytes,
         };

@@ -17,6 +17,7 @@ pub use expand::Compression;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::{Error, Result};
 use backing::Backing;
@@ -64,8 +65,16 @@ impl std::fmt::Debug for OpenOptions<'_> {
 }
 
 /// A raw disk image, read-only.
-#[derive(Debug)]
+///
+/// A cheap handle: clones share the same mapping (an `Arc`), so partitions,
+/// filesystems and worker threads each hold one.
+#[derive(Debug, Clone)]
 pub struct Image {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     path: PathBuf,
     compression: Compression,
     backing: Backing,
@@ -104,25 +113,27 @@ impl Image {
             ));
         }
         let backing = Backing::load(&file, size, options.strategy, path)?;
-        Ok(Image {
-            path: path.to_path_buf(),
-            compression,
-            backing,
-        })
+        Ok(Image::new(path.to_path_buf(), compression, backing))
     }
 
     /// An image held in memory (tests, fuzzing, Python byte strings).
     pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Image {
+        Image::new(name.into(), Compression::None, Backing::Owned(bytes))
+    }
+
+    fn new(path: PathBuf, compression: Compression, backing: Backing) -> Image {
         Image {
-            path: name.into(),
-            compression: Compression::None,
-            backing: Backing::Owned(bytes),
+            inner: Arc::new(Inner {
+                path,
+                compression,
+                backing,
+            }),
         }
     }
 
     /// The whole disk.
     pub fn bytes(&self) -> &[u8] {
-        self.backing.bytes()
+        self.inner.backing.bytes()
     }
 
     /// Size of the (expanded) disk in bytes.
@@ -132,12 +143,12 @@ impl Image {
 
     /// The path the image was opened from.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
     /// How the input was compressed (`None` for a raw image).
     pub fn compression(&self) -> Compression {
-        self.compression
+        self.inner.compression
     }
 
     /// `bytes[offset..offset+len]`, or a `Corrupt` error naming `what` when
