@@ -89,7 +89,7 @@ fn parse_assignments(bytes: &[u8]) -> (BTreeMap<String, String>, Vec<ReleaseSynt
     let bytes = bytes.get(..MAX_INPUT_BYTES).unwrap_or(bytes);
     let mut fields = BTreeMap::new();
     let mut errors = Vec::new();
-    let mut push_error = |errors: &mut Vec<ReleaseSyntaxError>, line: u64, message: &str| {
+    let push_error = |errors: &mut Vec<ReleaseSyntaxError>, line: u64, message: &str| {
         if errors.len() < MAX_ERRORS {
             errors.push(ReleaseSyntaxError {
                 line,

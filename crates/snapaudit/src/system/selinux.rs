@@ -56,7 +56,7 @@ pub struct SelinuxConfigNote {
 pub fn parse(bytes: &[u8]) -> SelinuxConfig {
     let bytes = bytes.get(..MAX_INPUT_BYTES).unwrap_or(bytes);
     let mut out = SelinuxConfig::default();
-    let mut note = |out: &mut SelinuxConfig, line: u64, message: String| {
+    let note = |out: &mut SelinuxConfig, line: u64, message: String| {
         if out.ignored.len() < MAX_NOTES {
             out.ignored.push(SelinuxConfigNote { line, message });
         }
