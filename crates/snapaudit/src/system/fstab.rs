@@ -53,6 +53,9 @@ pub struct FstabEntry {
     /// comments a line out by writing `#` there; that byte may be a blank
     /// when the line is indented, which is harmless.
     pub line_offset_bytes: usize,
+    /// The source as written (unmangled), e.g. `UUID=7d2e...` or `/dev/vdb1`.
+    pub source_raw: String,
+    /// What the source names.
     pub source: Source,
     /// Mount point (`swap` or `none` for swap).
     pub target: String,
@@ -494,6 +497,7 @@ pub fn parse(bytes: &[u8]) -> Fstab {
                     line: line.number,
                     line_offset_bytes: line.offset_bytes,
                     source: Source::parse(&fields.source),
+                    source_raw: fields.source,
                     target: fields.target,
                     fstype: fields.fstype,
                     options,
