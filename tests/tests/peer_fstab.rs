@@ -219,7 +219,7 @@ fn systemd_generator_inputs() {
     let f = fstab::parse(&read("systemd-fstab-generator/test-21-swap-netdev.fstab.input"));
     assert_eq!(f.entries.len(), 1);
     assert!(f.entries[0].is_swap() && f.entries[0].has_option("_netdev"));
-    assert_eq!(f.entries[0].line, 2);
+    assert_eq!(f.entries[0].line, 1);
 
     let f = fstab::parse(&read("systemd-fstab-generator/test-17-initrd-sysroot.fstab.input"));
     assert_eq!(f.entries.len(), 1);
