@@ -679,14 +679,22 @@ impl<'g> Interp<'g> {
             }
         }
         let mut positional = positional.into_iter();
-        let Some(name) = positional.next() else {
-            self.diag(line, "search without a name");
-            return;
-        };
+        let name = positional.next();
         if cmd.starts_with("search.") {
             var = Some(positional.next().unwrap_or_else(|| "root".into()));
         }
         let Some(var) = var else { return };
+        // A name from an unknown variable (`"${BOOT_UUID}"` from a sourced
+        // file): something is found, but not what.
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            if var == "root" {
+                vars.root = RootState::default();
+            } else {
+                vars.searched.remove(&var);
+            }
+            vars.set(&var, None);
+            return;
+        };
         let previous = if var == "root" {
             vars.root.device.clone()
         } else {
