@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use snapaudit::system::fstab::{self, Fstab, Source};
 
 fn corpus(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/peer-corpus/fstab")).join(rel)
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/peer-corpus/fstab"
+    ))
+    .join(rel)
 }
 
 fn read(rel: &str) -> Vec<u8> {
@@ -40,7 +44,9 @@ fn libmount_expected(rel: &str) -> Vec<Expected> {
             continue;
         }
         let Some(cur) = out.last_mut() else { continue };
-        let Some((key, value)) = line.split_once(':') else { continue };
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
         // libmount prints `key: %s`; a target may end in tabs, so only the
         // separator space is removed from strings.
         let text = value.strip_prefix(' ').unwrap_or(value).to_string();
@@ -75,16 +81,27 @@ fn as_expected(f: &Fstab) -> Vec<Expected> {
 fn util_linux_fstab_matches_libmount() {
     let f = fstab::parse(&read("util-linux/fstab"));
     let expected = libmount_expected("util-linux/expected/tabfiles-parse-fstab");
-    assert_eq!(expected.len(), 11, "libmount's expected output lists 11 entries");
+    assert_eq!(
+        expected.len(),
+        11,
+        "libmount's expected output lists 11 entries"
+    );
     assert!(f.errors.is_empty(), "unexpected errors: {:?}", f.errors);
     assert_eq!(as_expected(&f), expected);
     // Lines and offsets: line 9 is the /dev/mapper/foo entry after a comment.
     let foo = &f.entries[7];
     assert_eq!(foo.line, 9);
     let bytes = read("util-linux/fstab");
-    assert_eq!(bytes.get(foo.line_offset_bytes..foo.line_offset_bytes + 15), Some(&b"/dev/mapper/foo"[..]));
+    assert_eq!(
+        bytes.get(foo.line_offset_bytes..foo.line_offset_bytes + 15),
+        Some(&b"/dev/mapper/foo"[..])
+    );
     // Classification of the same entries.
-    assert!(f.entries[0].source.matches_uuid("D3A8F783-DF75-4DC8-9163-975A891052C0"));
+    assert!(
+        f.entries[0]
+            .source
+            .matches_uuid("D3A8F783-DF75-4DC8-9163-975A891052C0")
+    );
     assert!(f.entries[2].is_swap());
     assert!(f.entries[3].is_pseudo_fs() && f.entries[6].is_pseudo_fs());
     assert!(f.entries[8].is_network_fs() && f.entries[9].is_network_fs());
@@ -100,7 +117,10 @@ fn util_linux_fstab_with_comments_has_the_same_entries() {
     assert!(f.errors.is_empty());
     assert_eq!(as_expected(&f), expected);
     // The same entries as the comment-free file, on other lines.
-    assert_eq!(as_expected(&f), as_expected(&fstab::parse(&read("util-linux/fstab"))));
+    assert_eq!(
+        as_expected(&f),
+        as_expected(&fstab::parse(&read("util-linux/fstab")))
+    );
 }
 
 #[test]
@@ -115,7 +135,14 @@ fn util_linux_broken_fstab_has_10_entries_and_2_errors() {
     assert_eq!(f.errors[0].raw, "bug");
     // The 4-field devpts line and the 5-field /dev/mapper/foo line are accepted.
     assert_eq!(f.entries[4].field_count, 4);
-    assert_eq!((f.entries[7].field_count, f.entries[7].freq, f.entries[7].passno), (5, 1, 0));
+    assert_eq!(
+        (
+            f.entries[7].field_count,
+            f.entries[7].freq,
+            f.entries[7].passno
+        ),
+        (5, 1, 0)
+    );
 }
 
 #[test]
@@ -133,14 +160,20 @@ fn util_linux_btrfs_and_documentation_examples() {
     assert_eq!(f.entries.len(), 10);
     assert!(f.entries.iter().all(|e| e.fstype == "btrfs"
         && (e.option_value("subvol").is_some() || e.option_value("subvolid").is_some())));
-    assert!(f.entries.iter().all(|e| e.source.is_kernel_device_name() && e.source.other_disk_device()));
+    assert!(
+        f.entries
+            .iter()
+            .all(|e| e.source.is_kernel_device_name() && e.source.other_disk_device())
+    );
 
     let f = fstab::parse(&read("util-linux/Documentation-example.fstab"));
     assert!(f.errors.is_empty());
     assert_eq!(f.entries.len(), 6);
     assert_eq!(f.entries[0].line, 10);
     assert_eq!(f.entries[0].target, "/");
-    assert!(matches!(&f.entries[1].source, Source::Uuid(u) if u == "805e7418-fc20-4dcf-830c-729781e58d1a"));
+    assert!(
+        matches!(&f.entries[1].source, Source::Uuid(u) if u == "805e7418-fc20-4dcf-830c-729781e58d1a")
+    );
     assert_eq!(f.entries.iter().filter(|e| e.is_pseudo_fs()).count(), 4);
 }
 
@@ -172,24 +205,50 @@ fn augeas_one_liners() {
     // Lines 1-3: leading and trailing blanks do not change the entry.
     for line in [2, 3] {
         assert_eq!(
-            (&e(line).source, &e(line).target, &e(line).fstype, &e(line).options, e(line).freq, e(line).passno),
-            (&e(1).source, &e(1).target, &e(1).fstype, &e(1).options, 1, 1)
+            (
+                &e(line).source,
+                &e(line).target,
+                &e(line).fstype,
+                &e(line).options,
+                e(line).freq,
+                e(line).passno
+            ),
+            (
+                &e(1).source,
+                &e(1).target,
+                &e(1).fstype,
+                &e(1).options,
+                1,
+                1
+            )
         );
     }
     // 4 fields (no dump/pass) and 3 fields (no options) are valid.
-    assert_eq!((e(4).field_count, &e(4).options[..], e(4).freq, e(4).passno), (4, &["defaults".to_string()][..], 0, 0));
+    assert_eq!(
+        (e(4).field_count, &e(4).options[..], e(4).freq, e(4).passno),
+        (4, &["defaults".to_string()][..], 0, 0)
+    );
     assert_eq!((e(5).field_count, e(5).options.len()), (3, 0));
     // Options with ':' in a value.
-    assert_eq!(e(6).options.last().map(String::as_str), Some("fscontext=system_u:object_r:removable_t"));
+    assert_eq!(
+        e(6).options.last().map(String::as_str),
+        Some("fscontext=system_u:object_r:removable_t")
+    );
     // 5 fields + trailing blanks: passno absent.
-    assert_eq!((e(7).source.clone(), e(7).freq, e(7).passno), (Source::Label("/boot".into()), 1, 0));
+    assert_eq!(
+        (e(7).source.clone(), e(7).freq, e(7).passno),
+        (Source::Label("/boot".into()), 1, 0)
+    );
     // A comma list of types.
     assert_eq!(e(8).fstypes().collect::<Vec<_>>(), vec!["udf", "iso9660"]);
     // '#' inside the source is not a comment.
     assert_eq!(e(9).source_raw, "sshfs#jon@10.0.0.2:/home");
     assert!(e(9).is_network_fs());
     // A quoted option value with ':'.
-    assert_eq!(e(10).option_value("rootcontext"), Some("\"system_u:object_r:tmpfs_t:s0\""));
+    assert_eq!(
+        e(10).option_value("rootcontext"),
+        Some("\"system_u:object_r:tmpfs_t:s0\"")
+    );
     // ',' inside the target.
     assert_eq!(e(11).target, "/path/file1,file2");
     // Empty cifs password: an option with an empty value, not a secret.
@@ -207,21 +266,38 @@ fn systemd_generator_inputs() {
     assert!(f.errors.is_empty());
     assert_eq!(f.entries.len(), 17);
     assert!(f.entries.iter().all(|e| e.field_count == 6));
-    assert_eq!(f.entries[8].options, vec!["x-systemd.automount", "x-systemd.idle-timeout=30m"]);
-    assert_eq!(f.entries[5].option_value("x-systemd.requires-mounts-for"), Some("/hoge"));
-    assert!(f.entries[9].is_optional_at_boot() && f.entries[14].is_optional_at_boot() && f.entries[15].is_optional_at_boot());
+    assert_eq!(
+        f.entries[8].options,
+        vec!["x-systemd.automount", "x-systemd.idle-timeout=30m"]
+    );
+    assert_eq!(
+        f.entries[5].option_value("x-systemd.requires-mounts-for"),
+        Some("/hoge")
+    );
+    assert!(
+        f.entries[9].is_optional_at_boot()
+            && f.entries[14].is_optional_at_boot()
+            && f.entries[15].is_optional_at_boot()
+    );
     assert!(!f.entries[0].is_optional_at_boot());
 
     let f = fstab::parse(&read("systemd-fstab-generator/test-21-dmclone.fstab.input"));
     assert_eq!(f.entries.len(), 1);
-    assert_eq!(f.entries[0].option_value("x-systemd.mount-dmclone"), Some("/dev/sda1:/dev/sdb1:/dev/sdc1"));
+    assert_eq!(
+        f.entries[0].option_value("x-systemd.mount-dmclone"),
+        Some("/dev/sda1:/dev/sdb1:/dev/sdc1")
+    );
 
-    let f = fstab::parse(&read("systemd-fstab-generator/test-21-swap-netdev.fstab.input"));
+    let f = fstab::parse(&read(
+        "systemd-fstab-generator/test-21-swap-netdev.fstab.input",
+    ));
     assert_eq!(f.entries.len(), 1);
     assert!(f.entries[0].is_swap() && f.entries[0].has_option("_netdev"));
     assert_eq!(f.entries[0].line, 1);
 
-    let f = fstab::parse(&read("systemd-fstab-generator/test-17-initrd-sysroot.fstab.input"));
+    let f = fstab::parse(&read(
+        "systemd-fstab-generator/test-17-initrd-sysroot.fstab.input",
+    ));
     assert_eq!(f.entries.len(), 1);
     assert_eq!(f.entries[0].target, "/sysroot");
 }
@@ -243,12 +319,20 @@ fn every_corpus_file_parses_with_exact_offsets() {
             let f = fstab::parse(&bytes);
             for e in &f.entries {
                 let at = e.line_offset_bytes;
-                assert!(at == 0 || bytes.get(at - 1) == Some(&b'\n'), "{}: line {}", path.display(), e.line);
+                assert!(
+                    at == 0 || bytes.get(at - 1) == Some(&b'\n'),
+                    "{}: line {}",
+                    path.display(),
+                    e.line
+                );
                 let line_no = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
                 assert_eq!(line_no, e.line, "{}", path.display());
             }
             files += 1;
         }
     }
-    assert!(files >= 15, "expected the whole fstab corpus, found {files} files");
+    assert!(
+        files >= 15,
+        "expected the whole fstab corpus, found {files} files"
+    );
 }

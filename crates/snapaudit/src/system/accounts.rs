@@ -162,7 +162,10 @@ impl HashScheme {
         if let Some((_, s)) = PREFIXES.iter().find(|(p, _)| hash.starts_with(p)) {
             return *s;
         }
-        let crypt_chars = |s: &str| s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/');
+        let crypt_chars = |s: &str| {
+            s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/')
+        };
         if hash.len() == 20 && hash.starts_with('_') && crypt_chars(hash.get(1..).unwrap_or("")) {
             HashScheme::BsdiDes
         } else if hash.len() == 13 && crypt_chars(hash) {
@@ -352,7 +355,12 @@ fn records<T>(
     };
     for line in lines(input) {
         if line.bytes.len() > MAX_LINE_BYTES {
-            push_error(&mut out, line.number, line.offset_bytes, "line too long".into());
+            push_error(
+                &mut out,
+                line.number,
+                line.offset_bytes,
+                "line too long".into(),
+            );
             continue;
         }
         let text = line.text();
@@ -377,7 +385,12 @@ fn records<T>(
         fields.push((line.bytes.get(start..).unwrap_or(&[]), start));
         let decoded: Vec<(String, usize)> = fields
             .into_iter()
-            .map(|(f, off)| (String::from_utf8_lossy(f).into_owned(), line.offset_bytes.saturating_add(off)))
+            .map(|(f, off)| {
+                (
+                    String::from_utf8_lossy(f).into_owned(),
+                    line.offset_bytes.saturating_add(off),
+                )
+            })
             .collect();
         let record = Record {
             line: line.number,
@@ -404,7 +417,9 @@ impl Record<'_> {
     }
 
     fn offset(&self, i: usize) -> usize {
-        self.fields.get(i).map_or(self.line_offset_bytes, |(_, o)| *o)
+        self.fields
+            .get(i)
+            .map_or(self.line_offset_bytes, |(_, o)| *o)
     }
 
     fn expect_fields(&self, what: &str, min: usize, max: usize) -> Result<(), String> {
@@ -430,7 +445,10 @@ impl Record<'_> {
     fn id(&self, i: usize, what: &str) -> Result<u32, String> {
         let s = self.field(i);
         if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(format!("{what} {:?} is not a number", truncate_chars(s, 20)));
+            return Err(format!(
+                "{what} {:?} is not a number",
+                truncate_chars(s, 20)
+            ));
         }
         s.parse::<u32>()
             .map_err(|_| format!("{what} {:?} is out of range", truncate_chars(s, 20)))
@@ -441,9 +459,13 @@ impl Record<'_> {
         if s.is_empty() {
             return Ok(None);
         }
-        s.parse::<i64>()
-            .map(Some)
-            .map_err(|_| format!("field {} {:?} is not a number", i.saturating_add(1), truncate_chars(s, 20)))
+        s.parse::<i64>().map(Some).map_err(|_| {
+            format!(
+                "field {} {:?} is not a number",
+                i.saturating_add(1),
+                truncate_chars(s, 20)
+            )
+        })
     }
 
     fn list(&self, i: usize) -> Vec<String> {
@@ -545,8 +567,20 @@ ana:x:1000:1000:Ana,,,:/home/ana:/bin/bash\n";
     #[test]
     fn passwd_records_and_errors() {
         let p = parse_passwd(PASSWD);
-        let names: Vec<(&str, u32, u64)> = p.entries.iter().map(|e| (e.name.as_str(), e.uid, e.line)).collect();
-        assert_eq!(names, vec![("root", 0, 1), ("bin", 1, 2), ("toor", 0, 5), ("ana", 1000, 9)]);
+        let names: Vec<(&str, u32, u64)> = p
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.uid, e.line))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("root", 0, 1),
+                ("bin", 1, 2),
+                ("toor", 0, 5),
+                ("ana", 1000, 9)
+            ]
+        );
         assert_eq!(p.entries[3].gecos, "Ana,,,");
         assert_eq!(p.entries[3].shell, "/bin/bash");
         assert_eq!(p.entries[0].password.status(), PasswordStatus::ShadowRef);
@@ -555,7 +589,10 @@ ana:x:1000:1000:Ana,,,:/home/ana:/bin/bash\n";
         assert_eq!(p.nis_compat_lines, 1);
         // Offsets point into the original bytes.
         let e = &p.entries[2];
-        assert_eq!(PASSWD.get(e.line_offset_bytes..e.line_offset_bytes + 4), Some(&b"toor"[..]));
+        assert_eq!(
+            PASSWD.get(e.line_offset_bytes..e.line_offset_bytes + 4),
+            Some(&b"toor"[..])
+        );
         assert_eq!(PASSWD.get(e.password_offset_bytes), Some(&b'x'));
     }
 
@@ -604,7 +641,10 @@ sync\n";
         let errs: Vec<u64> = s.errors.iter().map(|e| e.line).collect();
         assert_eq!(errs, vec![7, 8]);
         let e = &s.entries[0];
-        assert_eq!(SHADOW.get(e.password_offset_bytes..e.password_offset_bytes + 3), Some(&b"$6$"[..]));
+        assert_eq!(
+            SHADOW.get(e.password_offset_bytes..e.password_offset_bytes + 3),
+            Some(&b"$6$"[..])
+        );
     }
 
     #[test]
@@ -617,7 +657,12 @@ sync\n";
         let json = serde_json::to_string(&s).unwrap_or_default();
         assert!(!json.contains("saltsalt"), "hash leaked into JSON");
         assert!(json.contains("\"scheme\":\"sha512-crypt\""));
-        assert!(s.entries[0].password.expose_secret().starts_with("$6$saltsalt$"));
+        assert!(
+            s.entries[0]
+                .password
+                .expose_secret()
+                .starts_with("$6$saltsalt$")
+        );
     }
 
     #[test]

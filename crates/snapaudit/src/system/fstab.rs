@@ -106,18 +106,21 @@ pub enum Source {
     Other(String),
 }
 
+/// Builds a [`Source`] variant from a value.
+type TagCtor = fn(String) -> Source;
+
 impl Source {
     /// Classify an fstab source (or a kernel `root=` value). Tag values may
     /// be quoted (`UUID="..."`); `/dev/disk/by-*` links become the same tag
     /// (with udev's `\x20`-style escapes decoded).
     pub fn parse(s: &str) -> Source {
-        const TAGS: &[(&str, fn(String) -> Source)] = &[
+        const TAGS: &[(&str, TagCtor)] = &[
             ("UUID=", Source::Uuid),
             ("LABEL=", Source::Label),
             ("PARTUUID=", Source::PartUuid),
             ("PARTLABEL=", Source::PartLabel),
         ];
-        const LINKS: &[(&str, fn(String) -> Source)] = &[
+        const LINKS: &[(&str, TagCtor)] = &[
             ("/dev/disk/by-uuid/", Source::Uuid),
             ("/dev/disk/by-label/", Source::Label),
             ("/dev/disk/by-partuuid/", Source::PartUuid),
@@ -597,7 +600,8 @@ fn parse_number(w: &[u8]) -> Option<u32> {
         return Some(0);
     }
     let value = digits.iter().fold(0u64, |acc, d| {
-        acc.saturating_mul(10).saturating_add(u64::from(d.saturating_sub(b'0')))
+        acc.saturating_mul(10)
+            .saturating_add(u64::from(d.saturating_sub(b'0')))
     });
     Some(u32::try_from(value).unwrap_or(u32::MAX))
 }
@@ -681,7 +685,10 @@ mod tests {
         let root = &f.entries[0];
         assert_eq!(root.line, 2);
         assert_eq!(text.get(root.line_offset_bytes), Some(&b'U'));
-        assert!(root.source.matches_uuid("7d2e9f10-0000-4000-8000-000000000001"));
+        assert!(
+            root.source
+                .matches_uuid("7d2e9f10-0000-4000-8000-000000000001")
+        );
         assert_eq!((root.freq, root.passno), (1, 1));
         let data = &f.entries[1];
         assert!(data.source.other_disk_device());
@@ -723,14 +730,38 @@ mod tests {
     #[test]
     fn sources_and_links() {
         assert_eq!(Source::parse("UUID=\"abc\""), Source::Uuid("abc".into()));
-        assert_eq!(Source::parse("PARTUUID='x-1'"), Source::PartUuid("x-1".into()));
-        assert_eq!(Source::parse("PARTLABEL=root"), Source::PartLabel("root".into()));
-        assert_eq!(Source::parse("/dev/disk/by-uuid/AbC"), Source::Uuid("AbC".into()));
-        assert_eq!(Source::parse("/dev/disk/by-label/my\\x20disk"), Source::Label("my disk".into()));
-        assert_eq!(Source::parse("/dev/disk/by-partuuid/p"), Source::PartUuid("p".into()));
-        assert_eq!(Source::parse("/dev/disk/by-partlabel/q"), Source::PartLabel("q".into()));
-        assert_eq!(Source::parse("/dev/mapper/vg-root"), Source::Device("/dev/mapper/vg-root".into()));
-        assert_eq!(Source::parse("host:/export"), Source::Other("host:/export".into()));
+        assert_eq!(
+            Source::parse("PARTUUID='x-1'"),
+            Source::PartUuid("x-1".into())
+        );
+        assert_eq!(
+            Source::parse("PARTLABEL=root"),
+            Source::PartLabel("root".into())
+        );
+        assert_eq!(
+            Source::parse("/dev/disk/by-uuid/AbC"),
+            Source::Uuid("AbC".into())
+        );
+        assert_eq!(
+            Source::parse("/dev/disk/by-label/my\\x20disk"),
+            Source::Label("my disk".into())
+        );
+        assert_eq!(
+            Source::parse("/dev/disk/by-partuuid/p"),
+            Source::PartUuid("p".into())
+        );
+        assert_eq!(
+            Source::parse("/dev/disk/by-partlabel/q"),
+            Source::PartLabel("q".into())
+        );
+        assert_eq!(
+            Source::parse("/dev/mapper/vg-root"),
+            Source::Device("/dev/mapper/vg-root".into())
+        );
+        assert_eq!(
+            Source::parse("host:/export"),
+            Source::Other("host:/export".into())
+        );
         assert!(Source::parse("UUID=ABC").same_as(&Source::parse("/dev/disk/by-uuid/abc")));
         assert!(!Source::parse("LABEL=ABC").same_as(&Source::parse("LABEL=abc")));
         assert!(!Source::parse("UUID=abc").same_as(&Source::parse("PARTUUID=abc")));
@@ -739,9 +770,35 @@ mod tests {
 
     #[test]
     fn kernel_device_classification() {
-        let first = ["/dev/sda", "/dev/sda1", "/dev/vda2", "/dev/xvda1", "/dev/hda1", "/dev/nvme0n1", "/dev/nvme0n1p15"];
-        let other = ["/dev/sdb", "/dev/vdc1", "/dev/xvdf", "/dev/hdb3", "/dev/nvme1n1", "/dev/nvme10n1p1", "/dev/nvme0n2", "/dev/sdaa1"];
-        let not_kernel = ["/dev/mapper/root", "/dev/md0", "/dev/nvme0", "/dev/sd", "/dev/sda1x", "/dev/loop0", "/dev/disk/by-id/x", "/dev/nvme0n1p"];
+        let first = [
+            "/dev/sda",
+            "/dev/sda1",
+            "/dev/vda2",
+            "/dev/xvda1",
+            "/dev/hda1",
+            "/dev/nvme0n1",
+            "/dev/nvme0n1p15",
+        ];
+        let other = [
+            "/dev/sdb",
+            "/dev/vdc1",
+            "/dev/xvdf",
+            "/dev/hdb3",
+            "/dev/nvme1n1",
+            "/dev/nvme10n1p1",
+            "/dev/nvme0n2",
+            "/dev/sdaa1",
+        ];
+        let not_kernel = [
+            "/dev/mapper/root",
+            "/dev/md0",
+            "/dev/nvme0",
+            "/dev/sd",
+            "/dev/sda1x",
+            "/dev/loop0",
+            "/dev/disk/by-id/x",
+            "/dev/nvme0n1p",
+        ];
         for p in first {
             let s = Source::parse(p);
             assert!(s.is_kernel_device_name(), "{p}");
@@ -757,7 +814,11 @@ mod tests {
         }
         assert_eq!(
             KernelDevice::parse("/dev/nvme0n1p2"),
-            Some(KernelDevice::Nvme { controller: 0, namespace: 1, partition: Some(2) })
+            Some(KernelDevice::Nvme {
+                controller: 0,
+                namespace: 1,
+                partition: Some(2)
+            })
         );
     }
 
@@ -766,14 +827,30 @@ mod tests {
         let f = parse(b"//srv/share /mnt cifs username=bob,password=S3cr3t!x,vers=3.0 0 0\ntmpfs /dev/shm tmpfs rw,rootcontext=\"system_u:object_r:tmpfs_t:s0,c1\",defaults, 0 0\n//h/a /m cifs defaults,ro,password= 0 0\n");
         let cifs = &f.entries[0];
         assert!(cifs.inline_password);
-        assert_eq!(cifs.options, vec!["username=bob", "password=***", "vers=3.0"]);
+        assert_eq!(
+            cifs.options,
+            vec!["username=bob", "password=***", "vers=3.0"]
+        );
         assert!(!cifs.raw.contains("S3cr3t"), "password leaked into raw");
-        assert!(!format!("{f:?}").contains("S3cr3t"), "password leaked into Debug");
-        assert_eq!(cifs.raw, "//srv/share /mnt cifs username=bob,password=***,vers=3.0 0 0");
+        assert!(
+            !format!("{f:?}").contains("S3cr3t"),
+            "password leaked into Debug"
+        );
+        assert_eq!(
+            cifs.raw,
+            "//srv/share /mnt cifs username=bob,password=***,vers=3.0 0 0"
+        );
         assert_eq!(cifs.option_value("username"), Some("bob"));
         assert!(cifs.is_network_fs());
         let tmp = &f.entries[1];
-        assert_eq!(tmp.options, vec!["rw", "rootcontext=\"system_u:object_r:tmpfs_t:s0,c1\"", "defaults"]);
+        assert_eq!(
+            tmp.options,
+            vec![
+                "rw",
+                "rootcontext=\"system_u:object_r:tmpfs_t:s0,c1\"",
+                "defaults"
+            ]
+        );
         // An empty password is not a secret.
         assert!(!f.entries[2].inline_password);
         assert!(f.entries[2].has_option("password"));
@@ -807,7 +884,11 @@ mod tests {
             let f = parse(&buf);
             for e in &f.entries {
                 assert!(e.line_offset_bytes < buf.len());
-                let _ = (e.source.other_disk_device(), e.is_network_fs(), e.is_pseudo_fs());
+                let _ = (
+                    e.source.other_disk_device(),
+                    e.is_network_fs(),
+                    e.is_pseudo_fs(),
+                );
             }
         }
         let mut long = b"/dev/a /b ext4 ".to_vec();

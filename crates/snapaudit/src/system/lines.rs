@@ -99,7 +99,9 @@ mod tests {
     #[test]
     fn numbers_offsets_and_crlf() {
         let text = b"a\r\n\nbc\nlast";
-        let got: Vec<_> = lines(text).map(|l| (l.number, l.offset_bytes, l.bytes)).collect();
+        let got: Vec<_> = lines(text)
+            .map(|l| (l.number, l.offset_bytes, l.bytes))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -111,7 +113,10 @@ mod tests {
         );
         // The offset points at the line's first byte in the original buffer.
         for l in lines(text) {
-            assert_eq!(text.get(l.offset_bytes..l.offset_bytes + l.bytes.len()), Some(l.bytes));
+            assert_eq!(
+                text.get(l.offset_bytes..l.offset_bytes + l.bytes.len()),
+                Some(l.bytes)
+            );
         }
     }
 

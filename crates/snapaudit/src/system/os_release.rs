@@ -266,13 +266,16 @@ pub fn parse_legacy_release(file_name: &str, bytes: &[u8]) -> LegacyRelease {
         _ => {
             // `redhat-release` is shared by the whole RHEL family, so the
             // text decides; `<name>-release` otherwise names the distribution.
-            out.id = id_from_release_text(&out.text).map(str::to_string).or_else(|| {
-                base.strip_suffix("-release")
-                    .or_else(|| base.strip_suffix("_version"))
-                    .filter(|s| !s.is_empty() && *s != "redhat" && *s != "system")
-                    .map(str::to_ascii_lowercase)
-            });
-            out.version_id = version_after_release(&out.text).or_else(|| first_version_number(&out.text));
+            out.id = id_from_release_text(&out.text)
+                .map(str::to_string)
+                .or_else(|| {
+                    base.strip_suffix("-release")
+                        .or_else(|| base.strip_suffix("_version"))
+                        .filter(|s| !s.is_empty() && *s != "redhat" && *s != "system")
+                        .map(str::to_ascii_lowercase)
+                });
+            out.version_id =
+                version_after_release(&out.text).or_else(|| first_version_number(&out.text));
         }
     }
     out
@@ -329,12 +332,7 @@ fn version_after_release(text: &str) -> Option<String> {
 fn first_version_number(text: &str) -> Option<String> {
     text.split_whitespace()
         .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
-        .map(|w| {
-            truncate_chars(
-                w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()),
-                64,
-            )
-        })
+        .map(|w| truncate_chars(w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()), 64))
 }
 
 /// `SuSE-release`: a title line, then `KEY = value` lines with spaces.
@@ -373,7 +371,10 @@ HOME_URL="https://www.debian.org/"
         assert_eq!(os.id.as_deref(), Some("debian"));
         assert_eq!(os.version_id.as_deref(), Some("12"));
         assert_eq!(os.version_codename.as_deref(), Some("bookworm"));
-        assert_eq!(os.pretty_name.as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+        assert_eq!(
+            os.pretty_name.as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
         assert_eq!(os.get("HOME_URL"), Some("https://www.debian.org/"));
         assert!(os.id_like.is_empty());
         assert!(os.errors.is_empty());
@@ -414,43 +415,85 @@ HOME_URL="https://www.debian.org/"
 
     #[test]
     fn redhat_family_release_files() {
-        let r = parse_legacy_release("/etc/redhat-release", b"CentOS Linux release 7.9.2009 (Core)\n");
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("centos"), Some("7.9.2009")));
+        let r = parse_legacy_release(
+            "/etc/redhat-release",
+            b"CentOS Linux release 7.9.2009 (Core)\n",
+        );
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("centos"), Some("7.9.2009"))
+        );
         let r = parse_legacy_release(
             "redhat-release",
             b"Red Hat Enterprise Linux Server release 6.10 (Santiago)\n",
         );
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("rhel"), Some("6.10")));
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("rhel"), Some("6.10"))
+        );
         let r = parse_legacy_release("centos-release", b"CentOS release 5.11 (Final)");
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("centos"), Some("5.11")));
-        let r = parse_legacy_release("alinux-release", b"Alibaba Cloud Linux (Aliyun Linux) release 2.1903 LTS (Hunting Beagle)\n");
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("alinux"), Some("2.1903")));
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("centos"), Some("5.11"))
+        );
+        let r = parse_legacy_release(
+            "alinux-release",
+            b"Alibaba Cloud Linux (Aliyun Linux) release 2.1903 LTS (Hunting Beagle)\n",
+        );
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("alinux"), Some("2.1903"))
+        );
         let r = parse_legacy_release("foo-release", b"Foo OS 1.2\n");
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("foo"), Some("1.2")));
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("foo"), Some("1.2"))
+        );
         assert_eq!(r.text, "Foo OS 1.2");
     }
 
     #[test]
     fn debian_alpine_suse_lsb() {
         let r = parse_legacy_release("debian_version", b"12.5\n");
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("debian"), Some("12.5")));
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("debian"), Some("12.5"))
+        );
         let r = parse_legacy_release("debian_version", b"bookworm/sid\n");
         assert_eq!((r.id.as_deref(), r.version_id), (Some("debian"), None));
         let r = parse_legacy_release("alpine-release", b"3.19.1\n");
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("alpine"), Some("3.19.1")));
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("alpine"), Some("3.19.1"))
+        );
         let r = parse_legacy_release(
             "SuSE-release",
             b"SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4\n",
         );
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("sles"), Some("11.4")));
-        let r = parse_legacy_release("SuSE-release", b"openSUSE 13.2 (x86_64)\nVERSION = 13.2\nCODENAME = Harlequin\n");
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("opensuse"), Some("13.2")));
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("sles"), Some("11.4"))
+        );
+        let r = parse_legacy_release(
+            "SuSE-release",
+            b"openSUSE 13.2 (x86_64)\nVERSION = 13.2\nCODENAME = Harlequin\n",
+        );
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("opensuse"), Some("13.2"))
+        );
         let r = parse_legacy_release(
             "lsb-release",
             b"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE=22.04\nDISTRIB_CODENAME=jammy\nDISTRIB_DESCRIPTION=\"Ubuntu 22.04.4 LTS\"\n",
         );
-        assert_eq!((r.id.as_deref(), r.version_id.as_deref()), (Some("ubuntu"), Some("22.04")));
-        assert_eq!(r.fields.get("DISTRIB_DESCRIPTION").map(String::as_str), Some("Ubuntu 22.04.4 LTS"));
+        assert_eq!(
+            (r.id.as_deref(), r.version_id.as_deref()),
+            (Some("ubuntu"), Some("22.04"))
+        );
+        assert_eq!(
+            r.fields.get("DISTRIB_DESCRIPTION").map(String::as_str),
+            Some("Ubuntu 22.04.4 LTS")
+        );
     }
 
     #[test]
@@ -468,7 +511,13 @@ HOME_URL="https://www.debian.org/"
                 })
                 .collect();
             let _ = parse(&buf);
-            for name in ["redhat-release", "SuSE-release", "lsb-release", "debian_version", "x"] {
+            for name in [
+                "redhat-release",
+                "SuSE-release",
+                "lsb-release",
+                "debian_version",
+                "x",
+            ] {
                 let _ = parse_legacy_release(name, &buf);
             }
         }

@@ -91,12 +91,18 @@ pub fn parse(bytes: &[u8]) -> SelinuxConfig {
         if content.first() == Some(&b'#') {
             continue;
         }
-        if content.len() >= 12 && content.get(..12).is_some_and(|k| k.eq_ignore_ascii_case(b"SELINUXTYPE=")) {
+        if content.len() >= 12
+            && content
+                .get(..12)
+                .is_some_and(|k| k.eq_ignore_ascii_case(b"SELINUXTYPE="))
+        {
             let value = trim_ascii_end(content.get(12..).unwrap_or(&[]));
             out.policy_type = Some(truncate_chars(&String::from_utf8_lossy(value), 256));
             out.policy_type_line = Some(line.number);
         } else if content.len() >= 8
-            && content.get(..8).is_some_and(|k| k.eq_ignore_ascii_case(b"SELINUX="))
+            && content
+                .get(..8)
+                .is_some_and(|k| k.eq_ignore_ascii_case(b"SELINUX="))
         {
             note(
                 &mut out,

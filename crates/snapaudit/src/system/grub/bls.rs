@@ -107,7 +107,11 @@ impl BlsEntry {
             .initrds
             .iter()
             .map(|v| expand_vars(v, vars))
-            .flat_map(|v| v.split_whitespace().map(|p| split_device_prefix(p).1).collect::<Vec<_>>())
+            .flat_map(|v| {
+                v.split_whitespace()
+                    .map(|p| split_device_prefix(p).1)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         Some(e)
     }
@@ -224,14 +228,14 @@ pub(crate) fn expand_vars(value: &str, vars: &BTreeMap<String, String>) -> Strin
 
 /// The entries GRUB shows, in menu order (newest first).
 pub fn sort_for_grub(entries: &[BlsEntry]) -> Vec<&BlsEntry> {
-    let mut shown: Vec<&BlsEntry> = entries
-        .iter()
-        .filter(|e| e.grub_skips.is_none())
-        .collect();
+    let mut shown: Vec<&BlsEntry> = entries.iter().filter(|e| e.grub_skips.is_none()).collect();
     let use_version = shown.iter().all(|e| e.version.is_some());
     shown.sort_by(|a, b| {
         let by_version = if use_version {
-            vercmp(a.version.as_deref().unwrap_or(""), b.version.as_deref().unwrap_or(""))
+            vercmp(
+                a.version.as_deref().unwrap_or(""),
+                b.version.as_deref().unwrap_or(""),
+            )
         } else {
             Ordering::Equal
         };
@@ -275,17 +279,32 @@ pub fn vercmp(a: &str, b: &str) -> Ordering {
         }
         let (Some(ca), Some(_)) = (ca, cb) else { break };
         let numeric = ca.is_ascii_digit();
-        let class = |c: &u8| if numeric { c.is_ascii_digit() } else { c.is_ascii_alphabetic() };
-        let seg_a_len = a.get(i..).map_or(0, |s| s.iter().take_while(|c| class(c)).count());
-        let seg_b_len = b.get(j..).map_or(0, |s| s.iter().take_while(|c| class(c)).count());
+        let class = |c: &u8| {
+            if numeric {
+                c.is_ascii_digit()
+            } else {
+                c.is_ascii_alphabetic()
+            }
+        };
+        let seg_a_len = a
+            .get(i..)
+            .map_or(0, |s| s.iter().take_while(|c| class(c)).count());
+        let seg_b_len = b
+            .get(j..)
+            .map_or(0, |s| s.iter().take_while(|c| class(c)).count());
         let seg_a = a.get(i..i.saturating_add(seg_a_len)).unwrap_or(&[]);
         let seg_b = b.get(j..j.saturating_add(seg_b_len)).unwrap_or(&[]);
         if seg_b.is_empty() {
             // Different kinds of segment: numeric is newer.
-            return if numeric { Ordering::Greater } else { Ordering::Less };
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let ord = if numeric {
-            let strip = |s: &'_ [u8]| -> Vec<u8> { s.iter().copied().skip_while(|&c| c == b'0').collect() };
+            let strip =
+                |s: &'_ [u8]| -> Vec<u8> { s.iter().copied().skip_while(|&c| c == b'0').collect() };
             let (na, nb) = (strip(seg_a), strip(seg_b));
             na.len().cmp(&nb.len()).then_with(|| na.cmp(&nb))
         } else {
@@ -320,13 +339,22 @@ grub_class kernel\n";
 
     #[test]
     fn rhel8_entry_with_kernelopts() {
-        let e = parse_entry("ffffffffffffffffffffffffffffffff-4.18.0-80.el8.x86_64.conf", RHEL8);
-        assert_eq!(e.file_id, "ffffffffffffffffffffffffffffffff-4.18.0-80.el8.x86_64");
+        let e = parse_entry(
+            "ffffffffffffffffffffffffffffffff-4.18.0-80.el8.x86_64.conf",
+            RHEL8,
+        );
+        assert_eq!(
+            e.file_id,
+            "ffffffffffffffffffffffffffffffff-4.18.0-80.el8.x86_64"
+        );
         assert_eq!(e.grub_skips, None);
         assert_eq!(e.version.as_deref(), Some("4.18.0-80.el8.x86_64"));
         assert_eq!(e.grub_class, vec!["kernel"]);
         let mut vars = BTreeMap::new();
-        vars.insert("kernelopts".to_string(), "root=/dev/mapper/rhel-root ro".to_string());
+        vars.insert(
+            "kernelopts".to_string(),
+            "root=/dev/mapper/rhel-root ro".to_string(),
+        );
         let b = e.to_boot_entry(&vars).expect("entry has linux");
         assert_eq!(b.kernel.as_deref(), Some("/vmlinuz-4.18.0-80.el8.x86_64"));
         // Unset $tuned_params vanishes; the blank before it stays.
@@ -339,7 +367,10 @@ grub_class kernel\n";
     #[test]
     fn grub_line_rules() {
         // The key ends at the first space even when a tab comes first.
-        let e = parse_entry("a.conf", b"title\tT\nlinux /k\noptions\troot=/dev/sda1 quiet\n\n  initrd /after-blank\n");
+        let e = parse_entry(
+            "a.conf",
+            b"title\tT\nlinux /k\noptions\troot=/dev/sda1 quiet\n\n  initrd /after-blank\n",
+        );
         assert_eq!(e.get("title"), Some("T"));
         assert_eq!(e.get("options"), None);
         assert_eq!(e.get("options\troot=/dev/sda1"), Some("quiet"));
@@ -356,12 +387,23 @@ grub_class kernel\n";
         assert!(!grub_accepts_file_name(".conf"));
         assert!(!grub_accepts_file_name(".hidden.conf"));
         assert!(!grub_accepts_file_name("x.conf.rpmsave"));
-        assert!(parse_entry("entries/x.conf.bak", b"linux /k\n").grub_skips.is_some());
-        assert!(parse_entry("x.conf", &vec![b'#'; GRUB_MAX_FILE_BYTES + 1]).grub_skips.is_some());
+        assert!(
+            parse_entry("entries/x.conf.bak", b"linux /k\n")
+                .grub_skips
+                .is_some()
+        );
+        assert!(
+            parse_entry("x.conf", &vec![b'#'; GRUB_MAX_FILE_BYTES + 1])
+                .grub_skips
+                .is_some()
+        );
         let e = parse_entry("/boot/loader/entries/x.conf", b"linux /k\n");
         assert_eq!(e.file_id, "x");
         // No title: GRUB shows the kernel path.
-        assert_eq!(e.to_boot_entry(&BTreeMap::new()).map(|b| b.title), Some("/k".into()));
+        assert_eq!(
+            e.to_boot_entry(&BTreeMap::new()).map(|b| b.title),
+            Some("/k".into())
+        );
     }
 
     #[test]
@@ -391,14 +433,30 @@ grub_class kernel\n";
         let entries = vec![
             mk("m-4.18.0-80.el8.x86_64.conf", Some("4.18.0-80.el8.x86_64")),
             mk("m-0-rescue.conf", Some("0-rescue-m")),
-            mk("m-4.18.0-193.el8.x86_64.conf", Some("4.18.0-193.el8.x86_64")),
+            mk(
+                "m-4.18.0-193.el8.x86_64.conf",
+                Some("4.18.0-193.el8.x86_64"),
+            ),
             mk("broken.conf.bak", Some("9")),
         ];
-        let ids: Vec<&str> = sort_for_grub(&entries).iter().map(|e| e.file_id.as_str()).collect();
-        assert_eq!(ids, vec!["m-4.18.0-193.el8.x86_64", "m-4.18.0-80.el8.x86_64", "m-0-rescue"]);
+        let ids: Vec<&str> = sort_for_grub(&entries)
+            .iter()
+            .map(|e| e.file_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                "m-4.18.0-193.el8.x86_64",
+                "m-4.18.0-80.el8.x86_64",
+                "m-0-rescue"
+            ]
+        );
         // One entry without a version: file names decide.
         let entries = vec![mk("b-1.conf", None), mk("b-2.conf", Some("0"))];
-        let ids: Vec<&str> = sort_for_grub(&entries).iter().map(|e| e.file_id.as_str()).collect();
+        let ids: Vec<&str> = sort_for_grub(&entries)
+            .iter()
+            .map(|e| e.file_id.as_str())
+            .collect();
         assert_eq!(ids, vec!["b-2", "b-1"]);
     }
 

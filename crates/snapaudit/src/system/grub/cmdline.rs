@@ -182,7 +182,9 @@ impl KernelCmdline {
     /// `enforcing=`: `Some(true)` for a non-zero number, `Some(false)` for
     /// zero, `None` when absent or not a number (the kernel ignores it).
     pub fn enforcing(&self) -> Option<bool> {
-        self.get("enforcing").and_then(parse_c_ulong).map(|n| n != 0)
+        self.get("enforcing")
+            .and_then(parse_c_ulong)
+            .map(|n| n != 0)
     }
 
     /// `selinux=`: `Some(false)` for `selinux=0` (SELinux disabled at boot).
@@ -197,26 +199,56 @@ mod tests {
 
     #[test]
     fn typical_rhel_cmdline() {
-        let c = parse("root=UUID=0AB1c2d3-0000-4000-8000-000000000001 ro crashkernel=auto console=tty0 console=ttyS0,115200n8 rhgb quiet");
-        assert!(c.root().is_some_and(|r| r.matches_uuid("0ab1c2d3-0000-4000-8000-000000000001")));
+        let c = parse(
+            "root=UUID=0AB1c2d3-0000-4000-8000-000000000001 ro crashkernel=auto console=tty0 console=ttyS0,115200n8 rhgb quiet",
+        );
+        assert!(
+            c.root()
+                .is_some_and(|r| r.matches_uuid("0ab1c2d3-0000-4000-8000-000000000001"))
+        );
         assert!(c.has("ro") && c.has("quiet"));
         assert_eq!(c.get("ro"), None);
-        assert_eq!(c.get_all("console").collect::<Vec<_>>(), vec!["tty0", "ttyS0,115200n8"]);
+        assert_eq!(
+            c.get_all("console").collect::<Vec<_>>(),
+            vec!["tty0", "ttyS0,115200n8"]
+        );
         assert_eq!(c.enforcing(), None);
     }
 
     #[test]
     fn roots() {
         let root = |s: &str| parse(s).root();
-        assert_eq!(root("root=/dev/sda1"), Some(Source::Device("/dev/sda1".into())));
-        assert_eq!(root("root=LABEL=cloudimg-rootfs"), Some(Source::Label("cloudimg-rootfs".into())));
-        assert_eq!(root("root=PARTUUID=abcd-02/PARTNROFF=1"), Some(Source::PartUuid("abcd-02".into())));
-        assert_eq!(root("root=/dev/mapper/rhel-root"), Some(Source::Device("/dev/mapper/rhel-root".into())));
-        assert_eq!(root("root=live:CDLABEL=x"), Some(Source::Other("live:CDLABEL=x".into())));
+        assert_eq!(
+            root("root=/dev/sda1"),
+            Some(Source::Device("/dev/sda1".into()))
+        );
+        assert_eq!(
+            root("root=LABEL=cloudimg-rootfs"),
+            Some(Source::Label("cloudimg-rootfs".into()))
+        );
+        assert_eq!(
+            root("root=PARTUUID=abcd-02/PARTNROFF=1"),
+            Some(Source::PartUuid("abcd-02".into()))
+        );
+        assert_eq!(
+            root("root=/dev/mapper/rhel-root"),
+            Some(Source::Device("/dev/mapper/rhel-root".into()))
+        );
+        assert_eq!(
+            root("root=live:CDLABEL=x"),
+            Some(Source::Other("live:CDLABEL=x".into()))
+        );
         // Last one wins.
-        assert_eq!(root("root=/dev/sda1 root=/dev/vda1"), Some(Source::Device("/dev/vda1".into())));
+        assert_eq!(
+            root("root=/dev/sda1 root=/dev/vda1"),
+            Some(Source::Device("/dev/vda1".into()))
+        );
         assert!(root("quiet").is_none());
-        assert!(parse("root=/dev/sda1").root().is_some_and(|r| r.is_kernel_device_name()));
+        assert!(
+            parse("root=/dev/sda1")
+                .root()
+                .is_some_and(|r| r.is_kernel_device_name())
+        );
     }
 
     #[test]
@@ -242,7 +274,19 @@ mod tests {
 
     #[test]
     fn odd_input_does_not_panic() {
-        for s in ["", " ", "\"", "=", "==", "\"=\"", "a=\"", "-- --", "é=ü \u{0}", "root=", "root"] {
+        for s in [
+            "",
+            " ",
+            "\"",
+            "=",
+            "==",
+            "\"=\"",
+            "a=\"",
+            "-- --",
+            "é=ü \u{0}",
+            "root=",
+            "root",
+        ] {
             let c = parse(s);
             let _ = (c.root(), c.enforcing(), c.selinux());
         }

@@ -31,8 +31,8 @@ use super::bls::{self, BlsEntry};
 use super::grubenv::GrubEnv;
 use super::script::{self, Part, Stmt, Word};
 use super::{
-    BootEntry, BootKind, BootModule, EntryOrigin, GrubDiagnostic, Menu, MenuNode,
-    ResolvedDefault, Submenu, split_device_prefix, strip_device_parens,
+    BootEntry, BootKind, BootModule, EntryOrigin, GrubDiagnostic, Menu, MenuNode, ResolvedDefault,
+    Submenu, split_device_prefix, strip_device_parens,
 };
 use crate::system::lines::truncate_chars;
 
@@ -157,7 +157,8 @@ impl Grub2Config {
                 .filter_map(|e| e.to_boot_entry(&ins.vars))
                 .map(|mut b| {
                     b.root_device.clone_from(&self.global_root.device);
-                    b.search_fs_uuid.clone_from(&self.global_root.search_fs_uuid);
+                    b.search_fs_uuid
+                        .clone_from(&self.global_root.search_fs_uuid);
                     b.search_label.clone_from(&self.global_root.search_label);
                     MenuNode::Entry(b)
                 })
@@ -175,7 +176,8 @@ impl Grub2Config {
 
     /// The entry GRUB boots by default, BLS entries included.
     pub fn resolve_default(&self, bls: &[BlsEntry]) -> Option<ResolvedDefault> {
-        self.menu_with_bls(bls).resolve_default(self.default.as_deref())
+        self.menu_with_bls(bls)
+            .resolve_default(self.default.as_deref())
     }
 }
 
@@ -224,7 +226,9 @@ pub fn parse_with_env(bytes: &[u8], env: &GrubEnv) -> Grub2Config {
     interp.exec_list(&stmts, &mut vars, &mut Sink::Menu(&mut drafts), 0);
     let items = interp.build(drafts, &vars, &[]);
     cfg.menu = Menu { items };
-    cfg.default = vars.get("default").filter(|_| vars.vars.contains_key("default"));
+    cfg.default = vars
+        .get("default")
+        .filter(|_| vars.vars.contains_key("default"));
     cfg.default_line = interp.default_line;
     cfg.default_is_conditional = interp.default_conditional;
     cfg.default_is_unknown = interp.default_unknown;
@@ -274,7 +278,10 @@ impl Vars {
         if let Some(v) = self.vars.get(name) {
             return Some(v.clone());
         }
-        if self.unknown.contains(name) || self.tainted || name.starts_with(|c: char| c.is_ascii_digit()) {
+        if self.unknown.contains(name)
+            || self.tainted
+            || name.starts_with(|c: char| c.is_ascii_digit())
+        {
             return None;
         }
         if matches!(name, "?" | "#" | "@" | "*") {
@@ -348,7 +355,13 @@ impl<'g> Interp<'g> {
         script::diag(&mut self.diags, line, message);
     }
 
-    fn exec_list<'a>(&mut self, stmts: &'a [Stmt], vars: &mut Vars, sink: &mut Sink<'_, 'a>, depth: usize) {
+    fn exec_list<'a>(
+        &mut self,
+        stmts: &'a [Stmt],
+        vars: &mut Vars,
+        sink: &mut Sink<'_, 'a>,
+        depth: usize,
+    ) {
         if depth > script::MAX_DEPTH.saturating_mul(2) {
             return;
         }
@@ -370,7 +383,9 @@ impl<'g> Interp<'g> {
                 vars.uncertain = vars.uncertain.saturating_sub(1);
             }
             Stmt::If {
-                branches, else_body, ..
+                branches,
+                else_body,
+                ..
             } => {
                 let mut raised = 0u32;
                 let mut taken = false;
@@ -505,7 +520,10 @@ impl<'g> Interp<'g> {
             }
         }
         let Some(title) = positional.into_iter().next() else {
-            self.diag(line, "menuentry/submenu without a title is rejected by GRUB");
+            self.diag(
+                line,
+                "menuentry/submenu without a title is rejected by GRUB",
+            );
             return;
         };
         if self.menu_items >= MAX_MENU_ITEMS {
@@ -515,9 +533,19 @@ impl<'g> Interp<'g> {
         self.menu_items = self.menu_items.saturating_add(1);
         let title = truncate_chars(&title, 1024);
         drafts.push(if submenu {
-            Draft::Submenu { line, title, id, body }
+            Draft::Submenu {
+                line,
+                title,
+                id,
+                body,
+            }
         } else {
-            Draft::Entry { line, title, id, body }
+            Draft::Entry {
+                line,
+                title,
+                id,
+                body,
+            }
         });
     }
 
@@ -532,7 +560,9 @@ impl<'g> Interp<'g> {
         for w in words {
             argv.extend(expand(w, vars).0);
         }
-        let Some(cmd) = argv.first().cloned() else { return };
+        let Some(cmd) = argv.first().cloned() else {
+            return;
+        };
         let args = argv.get(1..).unwrap_or(&[]);
         match cmd.as_str() {
             "set" => {
@@ -551,7 +581,11 @@ impl<'g> Interp<'g> {
                 }
             }
             "load_env" => self.load_env(args, vars),
-            "source" | "." | "configfile" | "normal" | "extract_entries_source"
+            "source"
+            | "."
+            | "configfile"
+            | "normal"
+            | "extract_entries_source"
             | "extract_entries_configfile" => {
                 if let Some(path) = args.iter().find(|a| !a.starts_with('-')) {
                     self.includes.push(Include {
@@ -584,20 +618,27 @@ impl<'g> Interp<'g> {
     /// `NAME=value` (from `set` or as a command).
     fn assign_word(&mut self, line: u64, w: &Word, vars: &mut Vars) {
         let (text, known) = joined(w, vars);
-        let Some((name, value)) = text.split_once('=') else { return };
+        let Some((name, value)) = text.split_once('=') else {
+            return;
+        };
         let name = name.to_string();
         if name.is_empty() {
             return;
         }
         // `set root=$boot` after `search --set boot`: root is what was found.
         let copied_search = match w.parts.as_slice() {
-            [Part::Lit(l), Part::Var(v) | Part::QuotedVar(v)] if l.ends_with('=') => vars.searched.get(v).cloned(),
+            [Part::Lit(l), Part::Var(v) | Part::QuotedVar(v)] if l.ends_with('=') => {
+                vars.searched.get(v).cloned()
+            }
             _ => None,
         };
         let value = known.then(|| value.to_string());
         if name == "root" {
             vars.root = copied_search.unwrap_or_else(|| RootState {
-                device: value.as_deref().map(strip_device_parens).filter(|d| !d.is_empty()),
+                device: value
+                    .as_deref()
+                    .map(strip_device_parens)
+                    .filter(|d| !d.is_empty()),
                 ..RootState::default()
             });
         }
@@ -719,7 +760,12 @@ impl<'g> Interp<'g> {
         let mut items = Vec::new();
         for draft in drafts {
             match draft {
-                Draft::Entry { line, title, id, body } => {
+                Draft::Entry {
+                    line,
+                    title,
+                    id,
+                    body,
+                } => {
                     let mut entry = BootEntry::new(title, EntryOrigin::GrubCfg { line });
                     entry.id = id;
                     let mut local = vars.clone();
@@ -729,7 +775,12 @@ impl<'g> Interp<'g> {
                     entry.search_label = local.root.search_label;
                     items.push(MenuNode::Entry(entry));
                 }
-                Draft::Submenu { line, title, id, body } => {
+                Draft::Submenu {
+                    line,
+                    title,
+                    id,
+                    body,
+                } => {
                     let mut local = vars.clone();
                     let mut sub_drafts = Vec::new();
                     self.exec_list(body, &mut local, &mut Sink::Menu(&mut sub_drafts), 0);
@@ -743,7 +794,10 @@ impl<'g> Interp<'g> {
                         items: sub_items,
                     }));
                 }
-                Draft::Bls { line, vars: snapshot } => self.insertions.push(BlsInsertion {
+                Draft::Bls {
+                    line,
+                    vars: snapshot,
+                } => self.insertions.push(BlsInsertion {
                     line,
                     parent_path: path.to_vec(),
                     index: items.len(),
@@ -759,7 +813,8 @@ impl<'g> Interp<'g> {
 fn boot_command(cmd: &str, args: &[String], entry: &mut BootEntry) {
     let mut operands = args.iter().filter(|a| !a.starts_with("--"));
     match cmd {
-        "linux" | "linux16" | "linuxefi" | "linux32" | "multiboot" | "multiboot2" | "xen_hypervisor" => {
+        "linux" | "linux16" | "linuxefi" | "linux32" | "multiboot" | "multiboot2"
+        | "xen_hypervisor" => {
             let Some(path) = operands.next() else { return };
             let (device, path) = split_device_prefix(path);
             entry.kind = if cmd.starts_with("linux") {
@@ -982,28 +1037,47 @@ fi
         let titles: Vec<&str> = cfg.menu.items.iter().map(MenuNode::title).collect();
         assert_eq!(
             titles,
-            vec!["Debian GNU/Linux", "Advanced options for Debian GNU/Linux", "UEFI Firmware Settings"]
+            vec![
+                "Debian GNU/Linux",
+                "Advanced options for Debian GNU/Linux",
+                "UEFI Firmware Settings"
+            ]
         );
         let d = cfg.resolve_default(&[]).expect("default");
         assert_eq!(d.path, vec![0]);
         let e = &d.entry;
         assert_eq!(e.id.as_deref(), Some("gnulinux-simple-aaaa-bbbb"));
-        assert_eq!(e.kernel.as_deref(), Some("/boot/vmlinuz-6.1.0-18-cloud-amd64"));
+        assert_eq!(
+            e.kernel.as_deref(),
+            Some("/boot/vmlinuz-6.1.0-18-cloud-amd64")
+        );
         assert_eq!(e.initrds, vec!["/boot/initrd.img-6.1.0-18-cloud-amd64"]);
         assert_eq!(e.search_fs_uuid.as_deref(), Some("aaaa-bbbb"));
         assert_eq!(e.root_device.as_deref(), Some("hd0,gpt1"));
-        assert!(e.cmdline.starts_with("root=UUID=aaaa-bbbb ro console=tty0 console=ttyS0,115200"));
-        assert!(e.kernel_cmdline().root().is_some_and(|r| r.matches_uuid("AAAA-BBBB")));
+        assert!(
+            e.cmdline
+                .starts_with("root=UUID=aaaa-bbbb ro console=tty0 console=ttyS0,115200")
+        );
+        assert!(
+            e.kernel_cmdline()
+                .root()
+                .is_some_and(|r| r.matches_uuid("AAAA-BBBB"))
+        );
         assert_eq!(cfg.global_root.search_fs_uuid.as_deref(), Some("aaaa-bbbb"));
 
         // next_entry from grubenv wins, by id path through the submenu.
         let cfg = parse_with_env(
             DEBIAN.as_bytes(),
-            &env("next_entry=gnulinux-advanced-aaaa-bbbb>gnulinux-6.1.0-17-cloud-amd64-advanced-aaaa-bbbb\n"),
+            &env(
+                "next_entry=gnulinux-advanced-aaaa-bbbb>gnulinux-6.1.0-17-cloud-amd64-advanced-aaaa-bbbb\n",
+            ),
         );
         let d = cfg.resolve_default(&[]).expect("default");
         assert_eq!(d.path, vec![1, 1]);
-        assert_eq!(d.entry.kernel.as_deref(), Some("/boot/vmlinuz-6.1.0-17-cloud-amd64"));
+        assert_eq!(
+            d.entry.kernel.as_deref(),
+            Some("/boot/vmlinuz-6.1.0-17-cloud-amd64")
+        );
         assert!(d.entry.kernel_cmdline().has("single"));
         assert!(!d.fell_back);
         // The submenu's entries inherit the top-level search.
@@ -1040,7 +1114,10 @@ menuentry 'UEFI Firmware Settings' { fwsetup }
                 format!("title T {version}\nversion {version}\nlinux /vmlinuz-{version}\ninitrd /initramfs-{version}.img\noptions $kernelopts\n").as_bytes(),
             )
         };
-        let entries = vec![mk("m-4.18.0-80.el8", "4.18.0-80.el8"), mk("m-4.18.0-193.el8", "4.18.0-193.el8")];
+        let entries = vec![
+            mk("m-4.18.0-80.el8", "4.18.0-80.el8"),
+            mk("m-4.18.0-193.el8", "4.18.0-193.el8"),
+        ];
 
         // No grubenv: saved_entry is empty, GRUB boots the first (newest) entry.
         let cfg = parse(src.as_bytes());
@@ -1048,7 +1125,10 @@ menuentry 'UEFI Firmware Settings' { fwsetup }
         assert_eq!(cfg.blscfg[0].index, 0);
         let d = cfg.resolve_default(&entries).expect("default");
         assert_eq!(d.entry.id.as_deref(), Some("m-4.18.0-193.el8"));
-        assert_eq!(d.entry.cmdline, "root=/dev/mapper/rhel-root ro crashkernel=auto ");
+        assert_eq!(
+            d.entry.cmdline,
+            "root=/dev/mapper/rhel-root ro crashkernel=auto "
+        );
         assert_eq!(d.entry.search_fs_uuid.as_deref(), Some("bbbb-cccc"));
         assert!(!d.fell_back);
         let menu = cfg.menu_with_bls(&entries);
@@ -1056,7 +1136,10 @@ menuentry 'UEFI Firmware Settings' { fwsetup }
         assert_eq!(menu.items[2].title(), "UEFI Firmware Settings");
 
         // saved_entry picks the older kernel; kernelopts comes from grubenv.
-        let cfg = parse_with_env(src.as_bytes(), &env("saved_entry=m-4.18.0-80.el8\nkernelopts=root=UUID=dddd ro\n"));
+        let cfg = parse_with_env(
+            src.as_bytes(),
+            &env("saved_entry=m-4.18.0-80.el8\nkernelopts=root=UUID=dddd ro\n"),
+        );
         let d = cfg.resolve_default(&entries).expect("default");
         assert_eq!(d.entry.kernel.as_deref(), Some("/vmlinuz-4.18.0-80.el8"));
         assert_eq!(d.entry.cmdline, "root=UUID=dddd ro");
@@ -1082,7 +1165,12 @@ menuentry c { linux /c }\n";
         assert_eq!(titles, vec!["a", "b", "c"]);
         let d = cfg.resolve_default(&[]).expect("default");
         assert_eq!(d.entry.title, "b");
-        assert!(d.entry.kernel_cmdline().root().is_some_and(|r| r.is_kernel_device_name()));
+        assert!(
+            d.entry
+                .kernel_cmdline()
+                .root()
+                .is_some_and(|r| r.is_kernel_device_name())
+        );
     }
 
     #[test]
@@ -1100,7 +1188,9 @@ submenu 'S' { menuentry 'inner' { multiboot2 /xen.gz dom0_mem=1G; module2 /vmlin
         assert!(cfg.default_is_conditional);
         let titles: Vec<&str> = cfg.menu.items.iter().map(MenuNode::title).collect();
         assert_eq!(titles, vec!["T", "S"]);
-        let MenuNode::Entry(t) = &cfg.menu.items[0] else { panic!("entry expected") };
+        let MenuNode::Entry(t) = &cfg.menu.items[0] else {
+            panic!("entry expected")
+        };
         assert_eq!(t.id.as_deref(), Some("i2"));
         assert_eq!(t.kind, BootKind::Chainload);
         assert_eq!(t.kernel.as_deref(), Some("/k"));
@@ -1112,8 +1202,16 @@ submenu 'S' { menuentry 'inner' { multiboot2 /xen.gz dom0_mem=1G; module2 /vmlin
         assert_eq!(d.entry.kernel.as_deref(), Some("/xen.gz"));
         assert_eq!(d.entry.linux_cmdline(), "root=/dev/vda1 ro");
         assert_eq!(d.entry.modules.len(), 2);
-        assert!(cfg.diagnostics.iter().any(|x| x.message.contains("without a title")));
-        assert!(cfg.diagnostics.iter().any(|x| x.message.contains("--unknown-opt")));
+        assert!(
+            cfg.diagnostics
+                .iter()
+                .any(|x| x.message.contains("without a title"))
+        );
+        assert!(
+            cfg.diagnostics
+                .iter()
+                .any(|x| x.message.contains("--unknown-opt"))
+        );
     }
 
     #[test]
@@ -1123,7 +1221,9 @@ submenu 'S' { menuentry 'inner' { multiboot2 /xen.gz dom0_mem=1G; module2 /vmlin
         v.set("e", Some(String::new()));
         let mut d = Vec::new();
         let stmts = script::parse("cmd pre$a \"q$a\" $e \"\" $prefix", &mut d);
-        let Stmt::Cmd { words, .. } = &stmts[0] else { panic!() };
+        let Stmt::Cmd { words, .. } = &stmts[0] else {
+            panic!()
+        };
         let fields: Vec<Vec<String>> = words.iter().map(|w| expand(w, &v).0).collect();
         assert_eq!(fields[1], vec!["prex", "y"]);
         assert_eq!(fields[2], vec!["qx  y"]);
@@ -1143,7 +1243,8 @@ submenu 'S' { menuentry 'inner' { multiboot2 /xen.gz dom0_mem=1G; module2 /vmlin
 
     #[test]
     fn arbitrary_input_does_not_panic() {
-        const ALPHABET: &[u8] = b"{}; \n'\"\\$#ifthenfimenuentry submenu set default=1>search --set=root linux /a\xff";
+        const ALPHABET: &[u8] =
+            b"{}; \n'\"\\$#ifthenfimenuentry submenu set default=1>search --set=root linux /a\xff";
         let mut seed = 0xdead_beef_u64;
         for len in (0..2000).step_by(7) {
             let buf: Vec<u8> = (0..len)

@@ -119,11 +119,15 @@ pub fn parse(bytes: &[u8]) -> GrubEnv {
             continue;
         };
         let name = String::from_utf8_lossy(raw.get(..eq).unwrap_or(&[])).into_owned();
-        let value = String::from_utf8_lossy(raw.get(eq.saturating_add(1)..).unwrap_or(&[])).into_owned();
+        let value =
+            String::from_utf8_lossy(raw.get(eq.saturating_add(1)..).unwrap_or(&[])).into_owned();
         if name.is_empty() || (env.vars.len() >= MAX_VARS && !env.vars.contains_key(&name)) {
             continue;
         }
-        env.vars.insert(truncate_chars(&name, 256), truncate_chars(&value, 16 * 1024));
+        env.vars.insert(
+            truncate_chars(&name, 256),
+            truncate_chars(&value, 16 * 1024),
+        );
     }
     env
 }
@@ -144,8 +148,14 @@ mod tests {
             "saved_entry=ffffffffffffffffffffffffffffffff-4.18.0-80.el8.x86_64\nkernelopts=root=/dev/mapper/rhel-root ro crashkernel=auto resume=/dev/mapper/rhel-swap rd.lvm.lv=rhel/root rhgb quiet \nboot_success=0\n",
         ));
         assert!(env.valid_signature);
-        assert_eq!(env.saved_entry(), Some("ffffffffffffffffffffffffffffffff-4.18.0-80.el8.x86_64"));
-        assert!(env.kernelopts().is_some_and(|k| k.starts_with("root=/dev/mapper/rhel-root ro")));
+        assert_eq!(
+            env.saved_entry(),
+            Some("ffffffffffffffffffffffffffffffff-4.18.0-80.el8.x86_64")
+        );
+        assert!(
+            env.kernelopts()
+                .is_some_and(|k| k.starts_with("root=/dev/mapper/rhel-root ro"))
+        );
         assert_eq!(env.get("boot_success"), Some("0"));
         assert_eq!(env.next_entry(), None);
         assert_eq!(env.vars_for_grub().count(), 3);

@@ -129,9 +129,15 @@ pub fn parse(bytes: &[u8]) -> LegacyConfig {
                     Some("saved") => cfg.default = LegacyDefault::Saved,
                     Some(n) => match n.parse::<u32>() {
                         Ok(n) => cfg.default = LegacyDefault::Index(n),
-                        Err(_) => script::diag(&mut cfg.diagnostics, line.number, "default is not a number"),
+                        Err(_) => script::diag(
+                            &mut cfg.diagnostics,
+                            line.number,
+                            "default is not a number",
+                        ),
                     },
-                    None => script::diag(&mut cfg.diagnostics, line.number, "default without a value"),
+                    None => {
+                        script::diag(&mut cfg.diagnostics, line.number, "default without a value")
+                    }
                 }
             }
             "timeout" => cfg.timeout = args.first().and_then(|a| a.parse().ok()),
@@ -246,8 +252,15 @@ title Other\n\
         assert_eq!(e.kernel.as_deref(), Some("/vmlinuz-2.6.32-696.el6.x86_64"));
         assert_eq!(e.kernel_device.as_deref(), Some("hd0,0"));
         assert_eq!(e.root_device.as_deref(), Some("hd0,0"));
-        assert!(e.kernel_cmdline().root().is_some_and(|r| r.is_kernel_device_name()));
-        assert_eq!(c.entries[0].cmdline, "ro root=UUID=1111-2222 rd_NO_LUKS KEYBOARDTYPE=pc quiet");
+        assert!(
+            e.kernel_cmdline()
+                .root()
+                .is_some_and(|r| r.is_kernel_device_name())
+        );
+        assert_eq!(
+            c.entries[0].cmdline,
+            "ro root=UUID=1111-2222 rd_NO_LUKS KEYBOARDTYPE=pc quiet"
+        );
         assert_eq!(c.entries[2].kind, BootKind::Chainload);
         assert_eq!(c.entries[2].root_device.as_deref(), Some("hd0,1"));
     }
@@ -256,8 +269,14 @@ title Other\n\
     fn saved_and_out_of_range_defaults() {
         let c = parse(b"default saved\ntitle a\nkernel /a\ntitle b\nkernel /b\n");
         assert_eq!(c.default, LegacyDefault::Saved);
-        assert_eq!(c.resolve_default(Some(1)).map(|d| d.entry.title), Some("b".into()));
-        assert_eq!(c.resolve_default(None).map(|d| d.entry.title), Some("a".into()));
+        assert_eq!(
+            c.resolve_default(Some(1)).map(|d| d.entry.title),
+            Some("b".into())
+        );
+        assert_eq!(
+            c.resolve_default(None).map(|d| d.entry.title),
+            Some("a".into())
+        );
         let d = c.resolve_default(Some(5)).expect("default");
         assert!(d.fell_back);
         assert_eq!(d.path, vec![0]);
@@ -284,7 +303,9 @@ title Other\n\
         for len in 0..400 {
             let buf: Vec<u8> = (0..len)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(11);
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(11);
                     ALPHABET[(seed >> 33) as usize % ALPHABET.len()]
                 })
                 .collect();

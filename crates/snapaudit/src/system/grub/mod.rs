@@ -154,6 +154,10 @@ pub struct Submenu {
 /// An item of a menu.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "menus hold tens of items; boxing entries would only complicate matching"
+)]
 pub enum MenuNode {
     Entry(BootEntry),
     Submenu(Submenu),
@@ -260,9 +264,9 @@ fn entry_number(items: &[MenuNode], value: &str) -> Option<usize> {
     {
         return usize::try_from(n).ok().filter(|&i| i < items.len());
     }
-    items
-        .iter()
-        .position(|it| menuentry_eq(it.title(), value) || it.id().is_some_and(|id| menuentry_eq(id, value)))
+    items.iter().position(|it| {
+        menuentry_eq(it.title(), value) || it.id().is_some_and(|id| menuentry_eq(id, value))
+    })
 }
 
 /// `grub_strtoul(s, &tail, 0)`: leading blanks, then `0x` hex, `0` octal or
@@ -338,7 +342,11 @@ pub(crate) fn split_device_prefix(path: &str) -> (Option<String>, String) {
         && let Some((device, tail)) = rest.split_once(')')
     {
         let device = (!device.is_empty() && !device.starts_with('$')).then(|| device.to_string());
-        let tail = if tail.is_empty() { "/".to_string() } else { tail.to_string() };
+        let tail = if tail.is_empty() {
+            "/".to_string()
+        } else {
+            tail.to_string()
+        };
         return (device, tail);
     }
     (None, path.to_string())
@@ -371,7 +379,11 @@ mod tests {
                     title: "Advanced options".into(),
                     id: Some("adv".into()),
                     line: 2,
-                    items: vec![entry("A > B", Some("a")), entry("Second", Some("b")), entry("Third", None)],
+                    items: vec![
+                        entry("A > B", Some("a")),
+                        entry("Second", Some("b")),
+                        entry("Third", None),
+                    ],
                 }),
                 entry("Rescue", None),
             ],
@@ -390,11 +402,20 @@ mod tests {
         assert_eq!(resolve(Some("1>2")), (vec![1, 2], "Third".into(), false));
         assert_eq!(resolve(Some("1")), (vec![1, 0], "A > B".into(), false));
         assert_eq!(resolve(Some("Rescue")), (vec![2], "Rescue".into(), false));
-        assert_eq!(resolve(Some("fedora-simple")), (vec![0], "Fedora".into(), false));
+        assert_eq!(
+            resolve(Some("fedora-simple")),
+            (vec![0], "Fedora".into(), false)
+        );
         assert_eq!(resolve(Some("adv>b")), (vec![1, 1], "Second".into(), false));
-        assert_eq!(resolve(Some("Advanced options>Third")), (vec![1, 2], "Third".into(), false));
+        assert_eq!(
+            resolve(Some("Advanced options>Third")),
+            (vec![1, 2], "Third".into(), false)
+        );
         // `>>` is a literal '>' in a title.
-        assert_eq!(resolve(Some("1>A >> B")), (vec![1, 0], "A > B".into(), false));
+        assert_eq!(
+            resolve(Some("1>A >> B")),
+            (vec![1, 0], "A > B".into(), false)
+        );
         // Octal and hex like strtoul(…, 0).
         assert_eq!(resolve(Some("0x2")), (vec![2], "Rescue".into(), false));
         assert_eq!(resolve(Some("02")), (vec![2], "Rescue".into(), false));
@@ -403,9 +424,15 @@ mod tests {
     #[test]
     fn invalid_defaults_fall_back_to_zero() {
         assert_eq!(resolve(Some("7")), (vec![0], "Fedora".into(), true));
-        assert_eq!(resolve(Some("no such entry")), (vec![0], "Fedora".into(), true));
+        assert_eq!(
+            resolve(Some("no such entry")),
+            (vec![0], "Fedora".into(), true)
+        );
         assert_eq!(resolve(Some("1>9")), (vec![1, 0], "A > B".into(), true));
-        assert_eq!(resolve(Some("99999999999999999999999")), (vec![0], "Fedora".into(), true));
+        assert_eq!(
+            resolve(Some("99999999999999999999999")),
+            (vec![0], "Fedora".into(), true)
+        );
         // Unset or empty: entry 0 without calling it a fallback.
         assert_eq!(resolve(Some("")), (vec![0], "Fedora".into(), false));
         assert!(Menu::default().resolve_default(Some("0")).is_none());
@@ -428,10 +455,22 @@ mod tests {
 
     #[test]
     fn device_prefixes() {
-        assert_eq!(split_device_prefix("(hd0,1)/vmlinuz"), (Some("hd0,1".into()), "/vmlinuz".into()));
-        assert_eq!(split_device_prefix("($root)/vmlinuz"), (None, "/vmlinuz".into()));
-        assert_eq!(split_device_prefix("/boot/vmlinuz"), (None, "/boot/vmlinuz".into()));
-        assert_eq!(split_device_prefix("(broken/vmlinuz"), (None, "(broken/vmlinuz".into()));
+        assert_eq!(
+            split_device_prefix("(hd0,1)/vmlinuz"),
+            (Some("hd0,1".into()), "/vmlinuz".into())
+        );
+        assert_eq!(
+            split_device_prefix("($root)/vmlinuz"),
+            (None, "/vmlinuz".into())
+        );
+        assert_eq!(
+            split_device_prefix("/boot/vmlinuz"),
+            (None, "/boot/vmlinuz".into())
+        );
+        assert_eq!(
+            split_device_prefix("(broken/vmlinuz"),
+            (None, "(broken/vmlinuz".into())
+        );
         assert_eq!(strip_device_parens("(hd0,msdos1)"), "hd0,msdos1");
     }
 }

@@ -424,7 +424,11 @@ impl Parser<'_> {
         let mut out = Vec::new();
         if depth > MAX_DEPTH {
             let line = self.line_here();
-            diag(self.diags, line, "nesting too deep; rest of the file ignored");
+            diag(
+                self.diags,
+                line,
+                "nesting too deep; rest of the file ignored",
+            );
             self.gave_up = true;
             return (out, End::Eof);
         }
@@ -593,7 +597,11 @@ impl Parser<'_> {
         }
         if !matches!(self.peek(), Some(Tok::LBrace(_))) {
             let what = if submenu { "submenu" } else { "menuentry" };
-            diag(self.diags, line, format!("'{what}' without '{{' on the same line"));
+            diag(
+                self.diags,
+                line,
+                format!("'{what}' without '{{' on the same line"),
+            );
             return None;
         }
         self.advance();
@@ -651,7 +659,10 @@ mod tests {
     #[test]
     fn comments_continuations_and_separators() {
         let mut d = Vec::new();
-        let s = parse("# c\nlinux /vmlinuz \\\n  ro quiet # tail\necho a;echo b#notcomment\n", &mut d);
+        let s = parse(
+            "# c\nlinux /vmlinuz \\\n  ro quiet # tail\necho a;echo b#notcomment\n",
+            &mut d,
+        );
         assert_eq!(s.len(), 3);
         match &s[0] {
             Stmt::Cmd { line, words } => {
@@ -681,7 +692,11 @@ for i in 1 2; do echo $i; done\n";
         assert!(d.is_empty(), "{d:?}");
         assert_eq!(s.len(), 4);
         match &s[0] {
-            Stmt::If { branches, else_body, .. } => {
+            Stmt::If {
+                branches,
+                else_body,
+                ..
+            } => {
                 assert_eq!(branches.len(), 2);
                 assert!(else_body.is_some());
             }
@@ -689,10 +704,22 @@ for i in 1 2; do echo $i; done\n";
         }
         assert!(matches!(&s[1], Stmt::Function { line: 7, .. }));
         match &s[2] {
-            Stmt::Menu { submenu: true, args, body, line } => {
+            Stmt::Menu {
+                submenu: true,
+                args,
+                body,
+                line,
+            } => {
                 assert_eq!(*line, 10);
                 assert_eq!(args.len(), 3);
-                assert!(matches!(&body[0], Stmt::Menu { submenu: false, line: 11, .. }));
+                assert!(matches!(
+                    &body[0],
+                    Stmt::Menu {
+                        submenu: false,
+                        line: 11,
+                        ..
+                    }
+                ));
             }
             other => panic!("{other:?}"),
         }
