@@ -44,6 +44,13 @@ pub struct Fstab {
     pub truncated: bool,
 }
 
+impl Fstab {
+    /// The first entry mounted on `/` (a trailing slash is ignored).
+    pub fn root_entry(&self) -> Option<&FstabEntry> {
+        self.entries.iter().find(|e| e.target_is("/"))
+    }
+}
+
 /// One mount line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FstabEntry {
@@ -397,6 +404,20 @@ const NETWORK_FS: &[&str] = &[
 const NETWORK_FUSE_HELPERS: &[&str] = &["sshfs#", "s3fs#", "ossfs#", "glusterfs#", "davfs#"];
 
 impl FstabEntry {
+    /// True when the mount point is `path`, ignoring trailing slashes
+    /// (`/any/foo/` is `/any/foo`, as libmount's find-target treats it).
+    pub fn target_is(&self, path: &str) -> bool {
+        let norm = |p: &str| {
+            let t = p.trim_end_matches('/');
+            if t.is_empty() && p.starts_with('/') {
+                "/".to_string()
+            } else {
+                t.to_string()
+            }
+        };
+        norm(&self.target) == norm(path)
+    }
+
     /// True when the options include `name` or `name=...`.
     pub fn has_option(&self, name: &str) -> bool {
         self.options.iter().any(|o| option_name(o) == name)
@@ -697,6 +718,9 @@ mod tests {
         assert!(f.entries[2].is_pseudo_fs());
         assert!(f.entries[3].is_swap());
         assert_eq!(f.entries[3].source, Source::Other("/swapfile".into()));
+        assert_eq!(f.root_entry().map(|e| e.line), Some(2));
+        assert!(parse(b"/dev/a /any/foo/ ext4\n").entries[0].target_is("/any/foo"));
+        assert!(!parse(b"/dev/a /any/foo ext4\n").entries[0].target_is("/any"));
     }
 
     #[test]

@@ -38,10 +38,22 @@ use crate::system::lines::truncate_chars;
 
 /// grub.cfg files are tens of KiB; nothing past this is read.
 const MAX_INPUT_BYTES: usize = 4 * 1024 * 1024;
-/// At most this many menu items (entries and submenus, all levels).
-const MAX_MENU_ITEMS: usize = 10_000;
+/// At most this many menu items (entries and submenus, all levels). Each
+/// entry body runs with its own copy of the variables, so this also bounds
+/// the work.
+const MAX_MENU_ITEMS: usize = 2048;
+/// At most this many `blscfg` insertion points (each keeps a copy of the
+/// variables).
+const MAX_BLS_INSERTIONS: usize = 16;
+/// At most this many distinct variables are tracked; later new names are
+/// treated as unknown.
+const MAX_VARS: usize = 1024;
 /// A variable value longer than this is cut.
 const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// A word's expansion stops growing past this many bytes (`$a$a$a...`).
+const MAX_EXPANSION_BYTES: usize = 256 * 1024;
+/// The arguments of one command stop growing past this many bytes.
+const MAX_ARGV_BYTES: usize = 1024 * 1024;
 
 /// Variables GRUB 2.02+ sets itself to announce features.
 const FEATURE_VARS: &[&str] = &[
@@ -220,6 +232,7 @@ pub fn parse_with_env(bytes: &[u8], env: &GrubEnv) -> Grub2Config {
         load_env: false,
         includes: Vec::new(),
         insertions: Vec::new(),
+        bls_drafts: 0,
     };
     let mut vars = Vars::initial();
     let mut drafts = Vec::new();
@@ -292,6 +305,9 @@ impl Vars {
 
     fn set(&mut self, name: &str, value: Option<String>) {
         match value {
+            Some(_) if !self.vars.contains_key(name) && self.vars.len() >= MAX_VARS => {
+                self.unknown.insert(name.to_string());
+            }
             Some(v) => {
                 self.unknown.remove(name);
                 let v = if v.len() > MAX_VALUE_BYTES {
@@ -348,6 +364,7 @@ struct Interp<'g> {
     load_env: bool,
     includes: Vec<Include>,
     insertions: Vec<BlsInsertion>,
+    bls_drafts: usize,
 }
 
 impl<'g> Interp<'g> {
@@ -476,10 +493,7 @@ impl<'g> Interp<'g> {
             self.diag(line, "menuentry inside a menu entry body is not listed");
             return;
         };
-        let mut argv = Vec::new();
-        for w in args {
-            argv.extend(expand(w, vars).0);
-        }
+        let argv = expand_all(args, vars);
         let mut positional = Vec::new();
         let mut id = None;
         let mut i = 0usize;
@@ -556,10 +570,7 @@ impl<'g> Interp<'g> {
             self.assign_word(line, first, vars);
             return;
         }
-        let mut argv: Vec<String> = Vec::new();
-        for w in words {
-            argv.extend(expand(w, vars).0);
-        }
+        let argv = expand_all(words, vars);
         let Some(cmd) = argv.first().cloned() else {
             return;
         };
@@ -588,11 +599,13 @@ impl<'g> Interp<'g> {
             | "extract_entries_source"
             | "extract_entries_configfile" => {
                 if let Some(path) = args.iter().find(|a| !a.starts_with('-')) {
-                    self.includes.push(Include {
-                        line,
-                        command: cmd.clone(),
-                        path: truncate_chars(path, 4096),
-                    });
+                    if self.includes.len() < 256 {
+                        self.includes.push(Include {
+                            line,
+                            command: cmd.clone(),
+                            path: truncate_chars(path, 4096),
+                        });
+                    }
                 }
                 // Whatever the file sets is unknown from here on.
                 vars.tainted = true;
@@ -601,10 +614,14 @@ impl<'g> Interp<'g> {
                 self.search(line, &cmd, args, vars);
             }
             "blscfg" | "bls_import" => match sink {
-                Sink::Menu(drafts) => drafts.push(Draft::Bls {
-                    line,
-                    vars: vars.vars.clone(),
-                }),
+                Sink::Menu(drafts) if self.bls_drafts < MAX_BLS_INSERTIONS => {
+                    self.bls_drafts = self.bls_drafts.saturating_add(1);
+                    drafts.push(Draft::Bls {
+                        line,
+                        vars: vars.vars.clone(),
+                    });
+                }
+                Sink::Menu(_) => self.diag(line, "too many blscfg commands; ignored"),
                 Sink::Entry(_) => self.diag(line, "blscfg inside a menu entry body"),
             },
             _ => {
@@ -860,8 +877,13 @@ fn expand(word: &Word, vars: &Vars) -> (Vec<String>, bool) {
     let mut cur = String::new();
     // `cur` holds the start of a field (possibly empty but quoted).
     let mut active = false;
+    // Bytes already moved from `cur` into `fields`.
+    let mut done_bytes = 0usize;
     let mut known = true;
     for part in &word.parts {
+        if cur.len().saturating_add(done_bytes) > MAX_EXPANSION_BYTES {
+            break;
+        }
         match part {
             Part::Lit(s) => {
                 cur.push_str(s);
@@ -887,6 +909,7 @@ fn expand(word: &Word, vars: &Vars) -> (Vec<String>, bool) {
                 // Every further piece follows a blank: a field boundary.
                 for piece in pieces {
                     if active {
+                        done_bytes = done_bytes.saturating_add(cur.len());
                         fields.push(std::mem::take(&mut cur));
                         active = false;
                     }
@@ -904,11 +927,30 @@ fn expand(word: &Word, vars: &Vars) -> (Vec<String>, bool) {
     (fields, known)
 }
 
+/// The fields of several words, within [`MAX_ARGV_BYTES`].
+fn expand_all(words: &[Word], vars: &Vars) -> Vec<String> {
+    let mut argv = Vec::new();
+    let mut bytes = 0usize;
+    for w in words {
+        for field in expand(w, vars).0 {
+            bytes = bytes.saturating_add(field.len());
+            if bytes > MAX_ARGV_BYTES {
+                return argv;
+            }
+            argv.push(field);
+        }
+    }
+    argv
+}
+
 /// A word expanded without field splitting (assignments).
 fn joined(word: &Word, vars: &Vars) -> (String, bool) {
     let mut out = String::new();
     let mut known = true;
     for part in &word.parts {
+        if out.len() > MAX_EXPANSION_BYTES {
+            break;
+        }
         match part {
             Part::Lit(s) => out.push_str(s),
             Part::Var(n) | Part::QuotedVar(n) => match vars.get(n) {
@@ -923,12 +965,20 @@ fn joined(word: &Word, vars: &Vars) -> (String, bool) {
 /// GRUB's `test` / `[`, for what can be decided without the machine.
 fn eval_test(argv: &[String]) -> Option<bool> {
     let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-    match args.as_slice() {
+    // Leading `!`s negate (counted, not recursed, so any number is fine).
+    let negations = args.iter().take_while(|a| **a == "!").count();
+    let rest = args.get(negations..).unwrap_or(&[]);
+    if negations > 0 && rest.is_empty() {
+        // The last `!` is the operand of a one-argument test (true), the
+        // others negate it.
+        return Some(negations % 2 == 1);
+    }
+    eval_plain_test(rest).map(|b| if negations % 2 == 1 { !b } else { b })
+}
+
+fn eval_plain_test(args: &[&str]) -> Option<bool> {
+    match args {
         [] => Some(false),
-        ["!", rest @ ..] => {
-            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            eval_test(&rest).map(|b| !b)
-        }
         [s] => Some(!s.is_empty()),
         ["-n", s] => Some(!s.is_empty()),
         ["-z", s] => Some(s.is_empty()),
@@ -1235,10 +1285,44 @@ submenu 'S' { menuentry 'inner' { multiboot2 /xen.gz dom0_mem=1G; module2 /vmlin
         assert_eq!(t(&["x"]), Some(true));
         assert_eq!(t(&["-z", ""]), Some(true));
         assert_eq!(t(&["!", "-n", "x"]), Some(false));
+        assert_eq!(t(&["!"]), Some(true));
+        assert_eq!(t(&["!", "!"]), Some(false));
+        assert_eq!(t(&["!", "!", "x"]), Some(true));
         assert_eq!(t(&["a", "=", "b"]), Some(false));
         assert_eq!(t(&["3", "-gt", "2"]), Some(true));
         assert_eq!(t(&["-f", "/x"]), None);
         assert_eq!(t(&["a", "-o", "b", "c"]), None);
+    }
+
+    #[test]
+    fn pathological_input_is_bounded() {
+        // Doubling a variable and expanding it thousands of times must not
+        // build gigabytes of text.
+        let mut src = format!("set a={}\n", "x".repeat(60_000));
+        for _ in 0..6 {
+            src.push_str("set a=$a$a$a$a\n");
+        }
+        src.push_str(&format!(
+            "menuentry t {{ linux /k {} }}\n",
+            "$a".repeat(20_000)
+        ));
+        src.push_str(&"menuentry e { linux /e }\n".repeat(MAX_MENU_ITEMS + 10));
+        src.push_str(&"blscfg\n".repeat(100));
+        src.push_str(&format!(
+            "if {} true; then set x=1; fi\n",
+            "! ".repeat(3000)
+        ));
+        let cfg = parse(src.as_bytes());
+        assert!(cfg.truncated);
+        assert_eq!(cfg.menu.items.len(), MAX_MENU_ITEMS);
+        assert_eq!(cfg.blscfg.len(), MAX_BLS_INSERTIONS);
+        let MenuNode::Entry(t) = &cfg.menu.items[0] else {
+            panic!("entry expected")
+        };
+        assert!(t.cmdline.len() <= MAX_ARGV_BYTES);
+        let many_vars: String = (0..5000).map(|i| format!("set v{i}=1\n")).collect();
+        let cfg = parse(many_vars.as_bytes());
+        assert!(cfg.diagnostics.is_empty());
     }
 
     #[test]
