@@ -4,5 +4,6 @@
 pub mod accounts;
 pub mod fstab;
 pub mod grub;
+mod lines;
 pub mod os_release;
 pub mod selinux;
