@@ -40,6 +40,8 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Audit system-disk images: partition layout, boot, accounts, hygiene, secrets.
+    Check(CheckArgs),
     /// Show the partition table, partitions and filesystems.
     Inspect(InspectArgs),
     /// List a directory inside the image.
@@ -75,4 +77,17 @@ pub struct PathArgs {
     pub image: PathBuf,
     /// Path inside the image.
     pub path: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Disk images (raw, or .gz/.zst/.xz/.tar[.gz] holding one).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Rule profile: alibaba-ecs or generic.
+    #[arg(long, default_value = "alibaba-ecs")]
+    pub profile: String,
+    /// Rules only: skip the sensitive-data scan.
+    #[arg(long)]
+    pub no_scan: bool,
 }

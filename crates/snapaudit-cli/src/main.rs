@@ -4,9 +4,11 @@
 //! could not do its job (bad arguments, unreadable image).
 
 mod args;
+mod check;
 mod files;
 mod inspect;
 mod open;
+mod render;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
             .build_global();
     }
     let result = match &cli.command {
+        Command::Check(a) => check::run(&cli.common, a),
         Command::Inspect(a) => inspect::run(&cli.common, a),
         Command::Ls(a) => files::ls(&cli.common, a),
         Command::Cat(a) => files::cat(&cli.common, a),

@@ -3,8 +3,18 @@
 //! run (no root filesystem) is explained once by `disk.root-fs` instead of a
 //! cascade of false alarms.
 
+mod accounts;
+mod boot;
 pub mod catalogue;
+mod check;
 mod disk;
+mod fstab;
+mod hygiene;
+mod ids;
+mod os;
 mod profile;
+mod selinux;
+mod system;
 
+pub use check::{CheckOptions, ScanPolicy, check};
 pub use profile::Profile;

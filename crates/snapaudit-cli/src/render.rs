@@ -1,0 +1,112 @@
+//! Human-readable reports: grouped by severity, coloured when stdout is a
+//! terminal, one line per finding plus its remediation, a verdict at the end.
+
+use std::io::Write;
+
+use owo_colors::OwoColorize;
+use snapaudit::report::{Finding, Report, Severity};
+
+pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Result<()> {
+    let paint = |s: &str, sev: Severity| -> String {
+        if !color {
+            return s.to_string();
+        }
+        match sev {
+            Severity::Error => s.red().bold().to_string(),
+            Severity::Warning => s.yellow().bold().to_string(),
+            Severity::Info => s.cyan().to_string(),
+        }
+    };
+    writeln!(
+        out,
+        "{} ({} bytes, {}), profile {}",
+        report.image.path, report.image.size_bytes, report.image.format, report.profile
+    )?;
+    if let Some(err) = &report.error {
+        writeln!(out, "  {}: {err}", paint("cannot audit", Severity::Error))?;
+        return Ok(());
+    }
+    let root = report
+        .disk
+        .partitions
+        .iter()
+        .find(|p| p.role.as_deref() == Some("root"));
+    let os = report
+        .system
+        .as_ref()
+        .and_then(|s| s.os.as_ref())
+        .and_then(|o| o.pretty_name.clone().or_else(|| o.id.clone()));
+    writeln!(
+        out,
+        "  disk: {} table, {} partition(s){}{}",
+        report.disk.table,
+        report.disk.partitions.len(),
+        root.map(|r| format!(
+            ", root = partition {} ({})",
+            r.index,
+            r.fs.as_deref().unwrap_or("?")
+        ))
+        .unwrap_or_default(),
+        os.map(|o| format!(", {o}")).unwrap_or_default()
+    )?;
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
+        let group: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == sev)
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        writeln!(out)?;
+        let title = match sev {
+            Severity::Error => "errors",
+            Severity::Warning => "warnings",
+            Severity::Info => "info",
+        };
+        writeln!(out, "{} ({})", paint(title, sev), group.len())?;
+        for f in group {
+            let loc = location(f);
+            writeln!(out, "  {} {}{}", paint(&f.rule, sev), f.message, loc)?;
+            if let Some(e) = &f.evidence {
+                writeln!(out, "      evidence: {e}")?;
+            }
+            if let Some(r) = &f.remediation {
+                writeln!(out, "      fix: {r}")?;
+            }
+        }
+    }
+    writeln!(out)?;
+    let s = &report.summary;
+    let verdict = match s.verdict.as_str() {
+        "pass" => paint("PASS", Severity::Info),
+        _ => paint("FAIL", Severity::Error),
+    };
+    writeln!(
+        out,
+        "verdict: {verdict} — {} error(s), {} warning(s), {} info; {} ms",
+        s.errors, s.warnings, s.infos, report.stats.elapsed_ms
+    )?;
+    Ok(())
+}
+
+fn location(f: &Finding) -> String {
+    let l = &f.location;
+    let mut parts = Vec::new();
+    if let Some(p) = &l.path {
+        if !f.message.contains(p.as_str()) || l.line.is_some() && !f.message.contains("line") {
+            parts.push(match l.line {
+                Some(n) => format!("{p}:{n}"),
+                None => p.clone(),
+            });
+        }
+    }
+    if let Some(o) = l.offset_bytes {
+        parts.push(format!("byte {o}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", parts.join(", "))
+    }
+}

@@ -1,0 +1,117 @@
+//! `check`: the system-disk audit of one image, from partition table to
+//! report.
+
+use std::time::Instant;
+
+use super::ids::DiskIds;
+use super::{Profile, accounts, boot, disk, fstab, hygiene, os, selinux, system};
+use crate::Result;
+use crate::ext4::{Volume, find_root};
+use crate::image::Image;
+use crate::partition::PartitionTable;
+use crate::report::{DiskInfo, Finding, ImageInfo, OsInfo, Report, SystemInfo};
+use crate::system::facts::SystemFacts;
+
+/// Whether the sensitive-data scan runs as part of `check`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ScanPolicy {
+    /// Rules and the scan (the default).
+    #[default]
+    Scan,
+    /// Rules only (`--no-scan`).
+    Skip,
+}
+
+/// Options of a system-disk audit.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub profile: Profile,
+    pub scan: ScanPolicy,
+}
+
+/// The report's `image` object.
+pub fn image_info(image: &Image) -> ImageInfo {
+    ImageInfo {
+        path: image.path().display().to_string(),
+        size_bytes: image.size_bytes(),
+        format: image.compression().format_name().to_string(),
+    }
+}
+
+/// Audit `image` as a system disk. `Err` only when the image cannot be read
+/// at all; everything else is a finding.
+pub fn check(image: &Image, options: &CheckOptions) -> Result<Report> {
+    let started = Instant::now();
+    let mut report = Report::new(image_info(image), options.profile.name());
+    let table = PartitionTable::read(image)?;
+    let mut findings: Vec<Finding> = Vec::new();
+    disk::table(&table, &mut findings);
+    let root = find_root(image, &table);
+    report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
+    match &root {
+        None => disk::no_root(&table, None, &mut findings),
+        Some(volume) => match volume.open() {
+            Err(e) => disk::no_root(&table, Some((volume.partition(), &e)), &mut findings),
+            Ok(fs) => {
+                disk::layout(&table, volume.partition(), &mut findings);
+                let facts = SystemFacts::gather(&fs);
+                let ids = DiskIds::new(&table, volume.partition());
+                fstab::check(&facts, &ids, &mut findings);
+                boot::check(&facts, &ids, &mut findings);
+                os::check(&facts, &mut findings);
+                accounts::check(&facts, &[], &mut findings);
+                selinux::check(&facts, &mut findings);
+                system::check(&facts, &mut findings);
+                hygiene::check(&facts.hygiene, &mut findings);
+                report.system = Some(system_info(&facts));
+                for f in &mut findings {
+                    if f.location.path.is_some() && f.location.partition.is_none() {
+                        f.location.partition = Some(volume.partition());
+                    }
+                }
+            }
+        },
+    }
+    report.findings = findings
+        .into_iter()
+        .filter_map(|f| options.profile.adjust(f))
+        .collect();
+    report.stats.elapsed_ms = started.elapsed().as_millis() as u64;
+    report.finish();
+    Ok(report)
+}
+
+fn system_info(facts: &SystemFacts) -> SystemInfo {
+    let os = facts.os_release.as_ref().map(|o| OsInfo {
+        id: o.value.id.clone(),
+        version_id: o.value.version_id.clone(),
+        pretty_name: o.value.pretty_name.clone(),
+    });
+    let os = os.or_else(|| {
+        facts.legacy_releases.first().map(|l| OsInfo {
+            id: l.id.clone(),
+            version_id: l.version_id.clone(),
+            pretty_name: Some(l.text.clone()),
+        })
+    });
+    let mut kernels = facts.boot_kernels.clone();
+    kernels.sort();
+    SystemInfo {
+        os,
+        kernels,
+        bootloader: facts.boot.as_ref().map(|b| b.kind.as_str().to_string()),
+    }
+}
+
+impl Image {
+    /// Audit this image as a system disk (see [`check`]).
+    pub fn check(&self, profile: &Profile) -> Result<Report> {
+        check(
+            self,
+            &CheckOptions {
+                profile: profile.clone(),
+                scan: ScanPolicy::default(),
+            },
+        )
+    }
+}
