@@ -1,0 +1,1 @@
+//! Tests against images built by mke2fs and the e2fsprogs corpus.
