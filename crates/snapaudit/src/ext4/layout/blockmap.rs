@@ -13,13 +13,11 @@ const NDIR_BLOCKS: u64 = 12;
 /// Offset of `i_block` in the inode record.
 const I_BLOCK_OFFSET: u64 = 0x28;
 
-/// Where the walk is in the map: logical blocks are mapped up to `limit`
-/// (the file's size in blocks); each indirect block at `level` covers
-/// `per_block^level` logical blocks.
+/// Block size and pointers per block; a pointer at `level` covers
+/// `per_block^(level-1)` logical blocks.
 struct Geometry {
     block_size: u64,
     per_block: u64,
-    limit: u64,
 }
 
 impl Geometry {
@@ -30,24 +28,22 @@ impl Geometry {
 }
 
 impl Layout<'_> {
-    /// Walk an indirect block map. Only logical blocks below the file size
-    /// are mapped: the kernel frees blocks past EOF on truncate, and
-    /// bounding the walk by the size keeps a corrupt map from running away.
+    /// Walk an indirect block map, all of it: indirect blocks past the end
+    /// of the file (left by a truncate, e2fsck accepts them) must be found
+    /// too, or an unlink would leak them. The walk stays bounded: every
+    /// indirect block is read once (a second reference is an error) and the
+    /// blocks found may not exceed `i_blocks` (see `MapWalk`).
     pub(crate) fn walk_block_map(&self, walk: &mut MapWalk<'_>) -> Result<()> {
         let block_size = u64::from(self.superblock().block_size_bytes());
         let geometry = Geometry {
             block_size,
             per_block: block_size / 4,
-            limit: walk.inode.i_size.div_ceil(block_size),
         };
         let i_block = walk.inode.i_block;
         let i_block_at = walk.inode.offset_bytes + I_BLOCK_OFFSET;
         let pointer = |index: usize| u64::from(le_u32(&i_block, index * 4).unwrap_or(0));
 
         for index in 0..NDIR_BLOCKS {
-            if index >= geometry.limit {
-                return Ok(());
-            }
             let block = pointer(index as usize);
             self.map_pointer(walk, &geometry, block, 1, index, i_block_at + index * 4)?;
         }
@@ -55,9 +51,6 @@ impl Layout<'_> {
         // logical block space.
         let mut base = NDIR_BLOCKS;
         for level in 1..=3u32 {
-            if base >= geometry.limit {
-                return Ok(());
-            }
             let slot = NDIR_BLOCKS + u64::from(level) - 1;
             let block = pointer(slot as usize);
             self.map_pointer(
@@ -106,9 +99,6 @@ impl Layout<'_> {
         let child_span = geometry.span(level - 1);
         for index in 0..geometry.per_block {
             let child_base = base.saturating_add(index.saturating_mul(child_span));
-            if child_base >= geometry.limit {
-                break;
-            }
             let child = u64::from(le_u32(pointers, (index * 4) as usize).unwrap_or(0));
             self.map_pointer(
                 walk,
