@@ -11,7 +11,7 @@
 //! counting them keeps "free" from ever including metadata even if a tool
 //! left a BLOCK_UNINIT flag on a group that hosts them.
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 use super::Layout;
 use super::csum::{self, Checksum};
@@ -79,10 +79,11 @@ fn clear_runs(bitmap: &[u8], nbits: usize, mut emit: impl FnMut(usize, usize)) {
 }
 
 /// Sorted, merged block ranges of every group's bitmaps and inode table,
-/// built once when a BLOCK_UNINIT group needs it.
+/// built once when a BLOCK_UNINIT group needs it (`OnceLock` keeps
+/// `Layout` `Sync`, so one can be shared by scanner threads).
 #[derive(Debug, Default)]
 pub(crate) struct MetadataRanges {
-    ranges: OnceCell<Vec<BlockRange>>,
+    ranges: OnceLock<Vec<BlockRange>>,
 }
 
 impl Layout<'_> {

@@ -66,17 +66,13 @@ impl fmt::Debug for Layout<'_> {
 
 impl<'a> Layout<'a> {
     /// Parse the superblock of the filesystem in `vol` and check that its
-    /// layout is one this module can read. External journal devices and
-    /// compressed ext2 are `Unsupported`; so is any incompat feature this
-    /// module does not know, since it may change the on-disk format.
+    /// layout is one this module can read. Compressed ext2 is
+    /// `Unsupported` (an external journal device already fails to parse),
+    /// and so is any incompat feature this module does not know, since it
+    /// may change the on-disk format.
     pub fn open(vol: &'a [u8]) -> Result<Layout<'a>> {
         let sb = Superblock::parse(vol)?;
         let incompat = sb.s_feature_incompat;
-        if incompat.contains(IncompatFeatures::JOURNAL_DEV) {
-            return Err(Error::unsupported(
-                "the volume is an external ext3/4 journal, not a filesystem",
-            ));
-        }
         if incompat.contains(IncompatFeatures::COMPRESSION) {
             return Err(Error::unsupported("ext2 compression"));
         }
@@ -101,6 +97,15 @@ impl<'a> Layout<'a> {
     /// The volume's bytes.
     pub fn volume(&self) -> &'a [u8] {
         self.vol
+    }
+
+    /// Bytes of the filesystem (s_blocks_count × block size) that are
+    /// missing from the end of the volume: 0 unless the image was cut short.
+    /// Reads of blocks in the missing part fail with `Corrupt`.
+    pub fn truncated_bytes(&self) -> u64 {
+        self.sb
+            .fs_size_bytes()
+            .saturating_sub(self.vol.len() as u64)
     }
 
     /// `len` bytes at volume offset `offset`, or `Corrupt` naming `what`

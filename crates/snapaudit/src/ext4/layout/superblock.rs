@@ -82,7 +82,8 @@ pub struct Superblock {
     pub s_mtime: i64,
     pub s_wtime: i64,
     pub s_mnt_count: u16,
-    pub s_max_mnt_count: u16,
+    /// Signed: -1 disables the mount-count check.
+    pub s_max_mnt_count: i16,
     pub s_magic: u16,
     pub s_state: FsState,
     pub s_errors: ErrorPolicy,
@@ -233,7 +234,7 @@ impl Superblock {
             s_mtime: time_with_hi(field(raw, 0x2C, le_u32)?, byte(0x275)?),
             s_wtime: time_with_hi(field(raw, 0x30, le_u32)?, byte(0x274)?),
             s_mnt_count: field(raw, 0x34, le_u16)?,
-            s_max_mnt_count: field(raw, 0x36, le_u16)?,
+            s_max_mnt_count: field(raw, 0x36, le_u16)? as i16,
             s_magic,
             s_state: FsState(field(raw, 0x3A, le_u16)?),
             s_errors: ErrorPolicy::from(field(raw, 0x3C, le_u16)?),
@@ -293,6 +294,16 @@ impl Superblock {
                 .ok_or_else(|| Error::corrupt(SUPERBLOCK_OFFSET, "superblock truncated"))?,
             group_count: 0,
         };
+        // An external journal device has an ext4 superblock without a
+        // filesystem behind it (no groups, no inodes).
+        if sb
+            .s_feature_incompat
+            .contains(IncompatFeatures::JOURNAL_DEV)
+        {
+            return Err(Error::unsupported(
+                "the volume is an external ext3/4 journal device, not a filesystem",
+            ));
+        }
         sb.group_count = sb.validate_geometry()?;
         Ok(sb)
     }

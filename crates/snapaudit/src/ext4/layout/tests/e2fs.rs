@@ -129,7 +129,10 @@ pub fn dumpe2fs_groups(image: &Path) -> Vec<DumpGroup> {
     let out = run("dumpe2fs", &[&image.to_string_lossy()]);
     let mut groups: Vec<DumpGroup> = Vec::new();
     for line in out.lines() {
-        if let Some(rest) = line.strip_prefix("Group ").filter(|r| r.contains("(Blocks ")) {
+        if let Some(rest) = line
+            .strip_prefix("Group ")
+            .filter(|r| r.contains("(Blocks "))
+        {
             // "Group 1: (Blocks 8193-16383) csum 0x5f50 [INODE_UNINIT]"
             let span = rest
                 .split("(Blocks ")

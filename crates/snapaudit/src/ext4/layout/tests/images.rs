@@ -297,7 +297,10 @@ fn ext4_inline_data_matches_e2fsprogs() {
     let key = layout
         .lookup_inode("/etc/ssh/../ssh/ssh_host_ed25519_key", Follow::All)
         .expect("key");
-    assert_eq!(check::read_content(&layout, &key), super::fixture::pseudo_random(411, 7));
+    assert_eq!(
+        check::read_content(&layout, &key),
+        super::fixture::pseudo_random(411, 7)
+    );
     let entries = layout.read_dir(ssh.ino).expect("read_dir");
     let names: Vec<&[u8]> = entries.iter().map(|e| &e.name[..]).collect();
     assert_eq!(names, vec![&b"."[..], b"..", b"ssh_host_ed25519_key"]);
@@ -606,4 +609,120 @@ fn read_dir_offsets_point_at_the_entries() {
         assert_eq!(usize::from(bytes[at + 6]), entry.name.len());
         assert_eq!(&bytes[at + 8..at + 8 + entry.name.len()], &entry.name[..]);
     }
+}
+
+#[test]
+fn corrupt_maps_are_errors_with_offsets() {
+    let Some(fixture) = Fixture::build(
+        "corrupt_maps",
+        &["-t", "ext3", "-b", "1024"],
+        "16M",
+        Extras::default(),
+    ) else {
+        return;
+    };
+    let mut bytes = fixture.bytes();
+    let layout = Layout::open(&bytes).expect("open");
+    let big = layout
+        .lookup_inode("/usr/bin/big", Follow::All)
+        .expect("big");
+    let dind = u32::from_le_bytes(big.i_block[13 * 4..14 * 4].try_into().expect("4"));
+    assert_ne!(
+        dind, 0,
+        "1.5 MB at 1 KiB blocks needs a double-indirect block"
+    );
+    // Point the double-indirect block's second slot back at itself: a loop.
+    let slot = dind as usize * 1024 + 4;
+    bytes[slot..slot + 4].copy_from_slice(&dind.to_le_bytes());
+    let layout = Layout::open(&bytes).expect("open");
+    match layout.file_map(&big) {
+        Err(Error::Corrupt { offset, what }) => {
+            assert_eq!(offset, slot as u64, "{what}");
+            assert!(what.contains("referenced twice"), "{what}");
+        }
+        other => panic!("looping map gave {other:?}"),
+    }
+    // A pointer past the end of the filesystem.
+    let first_data = big.offset_bytes as usize + 0x28;
+    bytes[first_data..first_data + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let layout = Layout::open(&bytes).expect("open");
+    match layout.file_extents(&layout.inode(big.ino).expect("inode")) {
+        Err(Error::Corrupt { offset, what }) => {
+            assert_eq!(offset, first_data as u64);
+            assert!(what.contains("outside the filesystem"), "{what}");
+        }
+        other => panic!("out-of-range pointer gave {other:?}"),
+    }
+}
+
+#[test]
+fn corrupt_extent_header_is_an_error_at_i_block() {
+    let Some(fixture) = ext4_fixture("corrupt_extent") else {
+        return;
+    };
+    let mut bytes = fixture.bytes();
+    let layout = Layout::open(&bytes).expect("open");
+    let big = layout
+        .lookup_inode("/usr/bin/big", Follow::All)
+        .expect("big");
+    let i_block_at = big.offset_bytes as usize + 0x28;
+    bytes[i_block_at] = 0x0B;
+    let layout = Layout::open(&bytes).expect("open");
+    match layout.file_extents(&layout.inode(big.ino).expect("inode")) {
+        Err(Error::Corrupt { offset, what }) => {
+            assert_eq!(offset, i_block_at as u64);
+            assert!(what.contains("expected 0xf30a, found 0xf30b"), "{what}");
+        }
+        other => panic!("bad magic gave {other:?}"),
+    }
+    // eh_depth 6 is deeper than any tree the kernel builds.
+    bytes[i_block_at] = 0x0A;
+    bytes[i_block_at + 6] = 6;
+    let layout = Layout::open(&bytes).expect("open");
+    assert!(matches!(
+        layout.file_extents(&layout.inode(big.ino).expect("inode")),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn superblock_errors_name_the_field() {
+    let Some(fixture) = ext4_fixture("corrupt_superblock") else {
+        return;
+    };
+    let good = fixture.bytes();
+    let corrupt_at = |offset: usize, value: &[u8]| {
+        let mut bytes = good[..64 << 10].to_vec();
+        bytes[1024 + offset..1024 + offset + value.len()].copy_from_slice(value);
+        crate::ext4::layout::Superblock::parse(&bytes)
+    };
+    match corrupt_at(0x38, &[0x34, 0x12]) {
+        Err(Error::Corrupt { offset, what }) => {
+            assert_eq!(offset, 1024 + 0x38);
+            assert!(what.contains("expected 0xef53, found 0x1234"), "{what}");
+        }
+        other => panic!("bad magic gave {other:?}"),
+    }
+    assert!(matches!(
+        corrupt_at(0x18, &[7, 0, 0, 0]),
+        Err(Error::Corrupt { offset: 0x418, .. })
+    ));
+    assert!(matches!(
+        corrupt_at(0x28, &[0, 0, 0, 0]),
+        Err(Error::Corrupt { offset: 0x428, .. })
+    ));
+    assert!(matches!(
+        corrupt_at(0x58, &[100, 0]),
+        Err(Error::Corrupt { offset: 0x458, .. })
+    ));
+    // INCOMPAT_JOURNAL_DEV: valid, but not a filesystem.
+    let incompat = u32::from_le_bytes(good[1024 + 0x60..1024 + 0x64].try_into().expect("4")) | 0x8;
+    assert!(matches!(
+        corrupt_at(0x60, &incompat.to_le_bytes()),
+        Err(Error::Unsupported { .. })
+    ));
+    assert!(matches!(
+        crate::ext4::layout::Superblock::parse(&good[..1500]),
+        Err(Error::Corrupt { offset: 0, .. })
+    ));
 }
