@@ -25,14 +25,19 @@ pub struct BlockRange {
 }
 
 impl BlockRange {
+    /// One past the last block (saturating: ranges built from corrupt
+    /// descriptors may point anywhere).
     pub fn end_block(&self) -> u64 {
-        self.first_block + self.len_blocks
+        self.first_block.saturating_add(self.len_blocks)
     }
 
     /// Byte offset and length of the range in the volume.
     pub fn byte_range(&self, block_size_bytes: u32) -> (u64, u64) {
         let block_size = u64::from(block_size_bytes);
-        (self.first_block * block_size, self.len_blocks * block_size)
+        (
+            self.first_block.saturating_mul(block_size),
+            self.len_blocks.saturating_mul(block_size),
+        )
     }
 }
 

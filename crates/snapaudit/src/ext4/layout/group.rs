@@ -244,7 +244,7 @@ impl Superblock {
     }
 }
 
-impl Layout<'_> {
+impl<'a> Layout<'a> {
     /// Byte offset in the volume of group `group`'s descriptor.
     fn desc_offset_bytes(&self, group: u32) -> Result<u64> {
         let sb = self.superblock();
@@ -269,7 +269,7 @@ impl Layout<'_> {
     }
 
     /// The raw bytes of group `group`'s descriptor (`desc_size_bytes()` long).
-    pub fn group_desc_bytes(&self, group: u32) -> Result<&[u8]> {
+    pub fn group_desc_bytes(&self, group: u32) -> Result<&'a [u8]> {
         let offset = self.desc_offset_bytes(group)?;
         self.bytes_at(
             offset,

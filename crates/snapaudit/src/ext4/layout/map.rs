@@ -10,6 +10,10 @@ use super::inode::{FileType, Inode};
 use crate::{Error, Result};
 
 /// A run of a file's logical blocks stored in consecutive physical blocks.
+/// Runs that continue each other logically and physically (with the same
+/// `uninit`) are merged, so a file written in one piece is one `Extent` even
+/// where its tree splits it (ext4 extents hold at most 32768 blocks; a
+/// block map has no extents at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Extent {
     /// First logical block (file offset / block size).
@@ -174,15 +178,16 @@ impl Layout<'_> {
             return inline::inline_byte_ranges(self, inode);
         }
         if inode.is_fast_symlink() {
-            return Ok(vec![FileByteRange {
-                // i_block is at byte 0x28 of the inode record.
-                volume_offset_bytes: inode.offset_bytes + 0x28,
-                len_bytes: inode.i_size,
-                file_offset_bytes: 0,
-            }]
-            .into_iter()
-            .filter(|r| r.len_bytes > 0)
-            .collect());
+            // The target is in i_block, at byte 0x28 of the inode record.
+            let mut ranges = Vec::with_capacity(1);
+            if inode.i_size > 0 {
+                ranges.push(FileByteRange {
+                    volume_offset_bytes: inode.offset_bytes + 0x28,
+                    len_bytes: inode.i_size,
+                    file_offset_bytes: 0,
+                });
+            }
+            return Ok(ranges);
         }
         let block_size = u64::from(self.superblock().block_size_bytes());
         let mut ranges: Vec<FileByteRange> = Vec::new();

@@ -404,6 +404,22 @@ impl Superblock {
                 ),
             ));
         }
+        // Byte offsets of blocks are computed as block × block size; with the
+        // whole filesystem addressable in u64 bytes none of them overflows.
+        if self
+            .s_blocks_count
+            .checked_mul(u64::from(self.block_size_bytes()))
+            .is_none()
+        {
+            return Err(corrupt_field(
+                0x4,
+                format!(
+                    "s_blocks_count {} × block size {} overflows 64-bit byte offsets",
+                    self.s_blocks_count,
+                    self.block_size_bytes()
+                ),
+            ));
+        }
         let data_blocks = self.s_blocks_count - u64::from(self.s_first_data_block);
         let group_count = data_blocks.div_ceil(u64::from(self.s_blocks_per_group));
         let group_count = u32::try_from(group_count).map_err(|_| {

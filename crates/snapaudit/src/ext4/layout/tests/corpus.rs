@@ -192,3 +192,48 @@ fn clean_corpus_images_match_e2fsprogs() {
         }
     }
 }
+
+/// Random byte flips in the metadata of small mke2fs images (superblock,
+/// descriptors, bitmaps, inode tables, directories, map blocks all live in
+/// the first few hundred KiB) must give errors, never panics (debug builds
+/// also trap arithmetic overflow).
+#[test]
+fn mutated_images_never_panic() {
+    use super::fixture::{Extras, Fixture, pseudo_random};
+    for (name, args) in [
+        (
+            "mutate_ext4",
+            &["-t", "ext4", "-b", "1024", "-O", "inline_data"][..],
+        ),
+        ("mutate_ext3", &["-t", "ext3", "-b", "1024"][..]),
+    ] {
+        let Some(fixture) = Fixture::build(
+            name,
+            args,
+            "3M",
+            Extras {
+                sparse_offset_bytes: 300_000,
+                many_entries: 40,
+                index_dirs: true,
+            },
+        ) else {
+            return;
+        };
+        let pristine = fixture.bytes();
+        // 120 rounds per image: a debug build spends ~30 ms on each.
+        let noise = pseudo_random(120 * 16, 99);
+        let metadata_len = 512 * 1024;
+        for (round, chunk) in noise.chunks(16).enumerate() {
+            let mut vol = pristine.clone();
+            // Up to 4 flips per round: offset from 3 bytes, value from 1.
+            for flip in chunk.chunks(4).take(usize::from(chunk[0] % 4) + 1) {
+                let offset =
+                    (usize::from(flip[1]) << 16 | usize::from(flip[2]) << 8 | usize::from(flip[3]))
+                        % metadata_len;
+                vol[offset] ^= flip[0] | 1;
+            }
+            let result = std::panic::catch_unwind(|| exercise(&vol));
+            assert!(result.is_ok(), "{name}: round {round} panicked");
+        }
+    }
+}
