@@ -182,9 +182,9 @@ impl Superblock {
         num
     }
 
-    /// Block range `[start, end)` of group `group`'s base metadata
-    /// ([`Superblock::base_meta_blocks`]) counted from the group's first
-    /// block — in group 0 from the superblock's block, which with 1 KiB
+    /// Block range `[first, end)` of group `group`'s base metadata
+    /// ([`Superblock::base_meta_blocks`]) from the group's first block. In
+    /// group 0 the count starts at the superblock's block, which with 1 KiB
     /// blocks and bigalloc is block 1 while the group starts at block 0.
     pub fn base_meta_range(&self, group: u32) -> (u64, u64) {
         let first = self.group_first_block(group);
@@ -193,10 +193,9 @@ impl Superblock {
         } else {
             first
         };
-        let num = self.base_meta_blocks(group);
-        // Group 0's range starts at its first block so that block 0 of a
-        // bigalloc 1 KiB filesystem (boot block) counts as metadata too.
-        (first, start.saturating_add(num))
+        // The range still starts at the group's first block, so that block 0
+        // of a bigalloc 1 KiB filesystem (the boot block) is metadata too.
+        (first, start.saturating_add(self.base_meta_blocks(group)))
     }
 
     /// Blocks of one group's inode table: ceil(s_inodes_per_group × s_inode_size / block size).
