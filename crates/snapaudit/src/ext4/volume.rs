@@ -256,7 +256,22 @@ impl Fs {
 
     /// The contents of a regular file, refusing files over `max_bytes`
     /// (so a 1 TiB sparse file is never pulled into memory).
+    ///
+    /// When ext4-view cannot read the file although the filesystem is
+    /// sound enough for our own reader (it rejects timestamps past 2038 and
+    /// htree directories with the legacy hash, for instance), the file is
+    /// read through [`super::layout`] instead: a file must not escape the
+    /// audit or the scan because of a metadata quirk.
     pub fn read_limited(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
+        match self.read_limited_ext4_view(path, max_bytes) {
+            Err(e @ (Error::Corrupt { .. } | Error::Unsupported { .. })) => {
+                read_via_layout(&self.volume, path, max_bytes).map_err(|_| e)
+            }
+            other => other,
+        }
+    }
+
+    fn read_limited_ext4_view(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
         let mut file = self
             .inner
             .open(path)
@@ -282,17 +297,25 @@ impl Fs {
         Ok(out)
     }
 
-    /// Stream a file's contents to `sink` in chunks (any size of file).
+    /// Stream a file's contents to `sink` in chunks (any size of file),
+    /// falling back to our own reader like [`Fs::read_limited`].
     pub fn read_chunks(
         &self,
         path: &str,
         chunk_bytes: usize,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<u64> {
-        let mut file = self
+        let mut file = match self
             .inner
             .open(path)
-            .map_err(|e| self.volume.error(path, e))?;
+            .map_err(|e| self.volume.error(path, e))
+        {
+            Ok(f) => f,
+            Err(e @ (Error::Corrupt { .. } | Error::Unsupported { .. })) => {
+                return stream_via_layout(&self.volume, path, chunk_bytes, sink).map_err(|_| e);
+            }
+            Err(e) => return Err(e),
+        };
         let mut buf = vec![0u8; chunk_bytes.max(4096)];
         let mut total = 0u64;
         loop {
@@ -307,8 +330,19 @@ impl Fs {
         }
     }
 
-    /// Metadata of `path` itself (a symlink is not followed).
+    /// Metadata of `path` itself (a symlink is not followed). Falls back to
+    /// our own reader where ext4-view refuses an inode (e.g. a timestamp
+    /// past 2038).
     pub fn stat(&self, path: &str) -> Result<Stat> {
+        match self.stat_ext4_view(path) {
+            Err(e @ (Error::Corrupt { .. } | Error::Unsupported { .. })) => {
+                stat_via_layout(&self.volume, path).map_err(|_| e)
+            }
+            other => other,
+        }
+    }
+
+    fn stat_ext4_view(&self, path: &str) -> Result<Stat> {
         let m = self
             .inner
             .symlink_metadata(path)
@@ -440,4 +474,104 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
+}
+
+/// Stream a regular file through our own on-disk reader, holes as zeros.
+fn stream_via_layout(
+    volume: &Volume,
+    path: &str,
+    chunk_bytes: usize,
+    sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<u64> {
+    use super::layout::{Follow, Layout};
+    let layout = Layout::open(volume.bytes())?;
+    let inode = layout.lookup_inode(path, Follow::All)?;
+    if !inode.is_regular() {
+        return Err(Error::invalid(format!("{path}: not a regular file")));
+    }
+    let zeros = vec![0u8; chunk_bytes.max(4096)];
+    let emit_zeros = |mut n: u64, sink: &mut dyn FnMut(&[u8]) -> Result<()>| -> Result<()> {
+        while n > 0 {
+            let k = n.min(zeros.len() as u64) as usize;
+            sink(&zeros[..k])?;
+            n -= k as u64;
+        }
+        Ok(())
+    };
+    let mut pos = 0u64;
+    for r in layout.file_byte_ranges(&inode)? {
+        emit_zeros(r.file_offset_bytes.saturating_sub(pos), sink)?;
+        let src = layout.bytes_at(r.volume_offset_bytes, r.len_bytes, path)?;
+        for chunk in src.chunks(chunk_bytes.max(4096)) {
+            sink(chunk)?;
+        }
+        pos = r.file_offset_bytes + r.len_bytes;
+    }
+    emit_zeros(inode.i_size.saturating_sub(pos), sink)?;
+    Ok(inode.i_size)
+}
+
+/// Read a regular file through our own on-disk reader (symlinks followed).
+pub(crate) fn read_via_layout(volume: &Volume, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
+    use super::layout::{Follow, Layout};
+    let layout = Layout::open(volume.bytes())?;
+    let inode = layout.lookup_inode(path, Follow::All)?;
+    if !inode.is_regular() {
+        return Err(Error::invalid(format!("{path}: not a regular file")));
+    }
+    if inode.i_size > max_bytes {
+        return Err(Error::invalid(format!(
+            "{path}: {} bytes is larger than the {max_bytes}-byte limit for reading a whole file",
+            inode.i_size
+        )));
+    }
+    // Holes and unwritten extents read as zeros.
+    let mut out = vec![0u8; inode.i_size as usize];
+    for r in layout.file_byte_ranges(&inode)? {
+        let src = layout.bytes_at(r.volume_offset_bytes, r.len_bytes, path)?;
+        let start = r.file_offset_bytes as usize;
+        let dst = out.get_mut(start..start + src.len()).ok_or_else(|| {
+            Error::corrupt(
+                volume.start_bytes(),
+                format!("{path}: a data run lies past the file size"),
+            )
+        })?;
+        dst.copy_from_slice(src);
+    }
+    Ok(out)
+}
+
+fn stat_via_layout(volume: &Volume, path: &str) -> Result<Stat> {
+    use super::layout::{FileType, Follow, Layout};
+    let layout = Layout::open(volume.bytes())?;
+    let inode = layout.lookup_inode(path, Follow::Parents)?;
+    let kind = match inode.file_type() {
+        FileType::Fifo => FileKind::Fifo,
+        FileType::CharDevice => FileKind::CharDevice,
+        FileType::Directory => FileKind::Dir,
+        FileType::BlockDevice => FileKind::BlockDevice,
+        FileType::Symlink => FileKind::Symlink,
+        FileType::Socket => FileKind::Socket,
+        FileType::Regular | FileType::Unknown(_) => FileKind::File,
+    };
+    let symlink_target = if kind == FileKind::Symlink {
+        layout
+            .read_link(&inode)
+            .ok()
+            .map(|t| String::from_utf8_lossy(&t).into_owned())
+    } else {
+        None
+    };
+    Ok(Stat {
+        path: path.to_string(),
+        kind,
+        mode: inode.i_mode & 0o7777,
+        uid: inode.i_uid,
+        gid: inode.i_gid,
+        size_bytes: inode.i_size,
+        atime: inode.i_atime.seconds,
+        mtime: inode.i_mtime.seconds,
+        crtime: inode.i_crtime.map(|t| t.seconds),
+        symlink_target,
+    })
 }

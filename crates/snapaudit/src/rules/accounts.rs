@@ -56,7 +56,22 @@ pub fn check(facts: &SystemFacts, flags: &[(String, u32)], out: &mut Vec<Finding
             }
         }
     }
-    if facts.shadow.is_none() {
+    let unreadable = facts.unreadable.iter().find(|(p, _)| p == "/etc/shadow");
+    if let Some((_, err)) = unreadable {
+        out.push(
+            Finding::new(
+                "accounts.shadow",
+                Severity::Error,
+                format!(
+                    "/etc/shadow cannot be read ({err}): passwords cannot be set on first boot"
+                ),
+            )
+            .path("/etc/shadow")
+            .remediation(
+                "run e2fsck on the source filesystem; restore /etc/shadow (pwconv rebuilds it)",
+            ),
+        );
+    } else if facts.shadow.is_none() {
         out.push(
             Finding::new(
                 "accounts.shadow",

@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use super::ids::DiskIds;
-use super::{Profile, accounts, boot, disk, fstab, hygiene, os, selinux, system};
+use super::{Profile, accounts, boot, disk, fs as fs_rules, fstab, hygiene, os, selinux, system};
 use crate::Result;
+use crate::ext4::layout::{Follow, Layout};
 use crate::ext4::{Volume, find_root};
 use crate::image::Image;
 use crate::partition::PartitionTable;
@@ -59,7 +60,17 @@ pub fn check(image: &Image, options: &CheckOptions) -> Result<Report> {
                 fstab::check(&facts, &ids, &mut findings);
                 boot::check(&facts, &ids, &mut findings);
                 os::check(&facts, &mut findings);
-                accounts::check(&facts, &[], &mut findings);
+                let flags = match Layout::open(volume.bytes()) {
+                    Ok(layout) => {
+                        fs_rules::check(&layout, &mut findings);
+                        account_file_flags(&layout)
+                    }
+                    Err(e) => {
+                        findings.push(disk::layout_unreadable(volume.partition(), &e));
+                        Vec::new()
+                    }
+                };
+                accounts::check(&facts, &flags, &mut findings);
                 selinux::check(&facts, &mut findings);
                 system::check(&facts, &mut findings);
                 hygiene::check(&facts.hygiene, &mut findings);
@@ -79,6 +90,17 @@ pub fn check(image: &Image, options: &CheckOptions) -> Result<Report> {
     report.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     report.finish();
     Ok(report)
+}
+
+/// `i_flags` of the account files that exist (symlinks followed).
+fn account_file_flags(layout: &Layout<'_>) -> Vec<(String, u32)> {
+    accounts::LOCKABLE
+        .iter()
+        .filter_map(|p| {
+            let inode = layout.lookup_inode(p, Follow::All).ok()?;
+            Some((p.to_string(), inode.i_flags.bits()))
+        })
+        .collect()
 }
 
 fn system_info(facts: &SystemFacts) -> SystemInfo {

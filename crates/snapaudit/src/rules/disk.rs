@@ -146,3 +146,18 @@ pub fn no_root(
             .remediation("check that this is a system disk snapshot; an xfs/btrfs/LVM/LUKS root must be audited by other means for now"),
     );
 }
+
+/// The root filesystem opened with ext4-view but its on-disk structures
+/// could not be read by our own reader: the `fs.*` and flag rules did not run.
+pub fn layout_unreadable(index: u32, err: &crate::Error) -> Finding {
+    Finding::new(
+        "disk.root-fs",
+        Severity::Error,
+        format!("the root filesystem's superblock or group descriptors cannot be read ({err}); the fs.* rules and the inode-flag checks did not run"),
+    )
+    .at(Location {
+        partition: Some(index),
+        ..Location::default()
+    })
+    .remediation("run e2fsck -f on the source filesystem")
+}

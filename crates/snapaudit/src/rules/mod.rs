@@ -8,6 +8,7 @@ mod boot;
 pub mod catalogue;
 mod check;
 mod disk;
+mod fs;
 mod fstab;
 mod hygiene;
 mod ids;
