@@ -6,6 +6,20 @@ from typing import final
 
 from snapaudit._report import Report
 
+__all__ = [
+    "Batch",
+    "DEFAULT_READ_MAX_BYTES",
+    "Filesystem",
+    "Image",
+    "Partition",
+    "Stat",
+    "Walk",
+    "__version__",
+    "_batch",
+    "_panic_for_test",
+    "open",
+]
+
 __version__: str
 DEFAULT_READ_MAX_BYTES: int
 
@@ -42,7 +56,7 @@ class Partition:
     def role(self) -> str | None: ...
     @property
     def bootable(self) -> bool: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 @final
@@ -84,7 +98,7 @@ class Stat:
     def crtime(self) -> int | None: ...
     @property
     def symlink_target(self) -> str | None: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
 
 @final
 class Filesystem:

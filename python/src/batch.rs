@@ -104,9 +104,9 @@ impl Drop for Batch {
 
 /// `_batch(paths, workers, job, profile, scan)`.
 #[pyfunction]
-#[pyo3(name = "_batch", signature = (paths, workers = None, job = "check", profile = "alibaba-ecs".to_string(), scan = true))]
-pub(crate) fn batch(paths: Vec<PathBuf>, workers: Option<usize>, job: &str, profile: String, scan: bool) -> PyResult<Batch> {
-    let job = Job::parse(job, profile, scan)?;
+#[pyo3(name = "_batch", signature = (paths, workers = None, job = "check", profile = "alibaba-ecs", scan = true))]
+pub(crate) fn batch(paths: Vec<PathBuf>, workers: Option<usize>, job: &str, profile: &str, scan: bool) -> PyResult<Batch> {
+    let job = Job::parse(job, profile.to_string(), scan)?;
     let workers = match workers {
         Some(0) => return Err(PyValueError::new_err("workers must be at least 1")),
         Some(n) => n,

@@ -16,6 +16,7 @@ use crate::repr::Fields;
 /// Whole-file reads refuse files larger than this unless the caller raises
 /// the cap: a 1 TiB sparse file must not be pulled into memory by accident.
 pub(crate) const DEFAULT_READ_MAX_BYTES: u64 = 256 * 1024 * 1024;
+const _: () = assert!(DEFAULT_READ_MAX_BYTES == 268_435_456);
 
 /// A file's metadata (of the link itself when `follow_symlinks=False`).
 #[pyclass(module = "snapaudit", frozen, eq, get_all)]
@@ -143,7 +144,9 @@ impl Filesystem {
 
     /// The whole contents of a regular file (symlinks followed inside the
     /// image). Files larger than `max_bytes` raise `InvalidInputError`.
-    #[pyo3(signature = (path, *, max_bytes = DEFAULT_READ_MAX_BYTES))]
+    // The default is spelled as a literal so that `__text_signature__` (and
+    // stubtest) show the number; `DEFAULT_READ_MAX_BYTES` is asserted equal.
+    #[pyo3(signature = (path, *, max_bytes = 268_435_456))]
     fn read<'py>(&self, py: Python<'py>, path: String, max_bytes: u64) -> PyResult<Bound<'py, PyBytes>> {
         let volume = self.volume.clone();
         let data = run(py, move || {
@@ -197,11 +200,11 @@ impl Filesystem {
     /// prunes the walk. Symlinks are never followed and always count as
     /// files. A directory that cannot be read is passed to `onerror` (an
     /// exception instance) when given, and skipped.
-    #[pyo3(signature = (top = "/".to_string(), *, onerror = None))]
-    fn walk(&self, top: String, onerror: Option<Py<PyAny>>) -> Walk {
+    #[pyo3(signature = (top = "/", *, onerror = None))]
+    fn walk(&self, top: &str, onerror: Option<Py<PyAny>>) -> Walk {
         Walk {
             volume: self.volume.clone(),
-            stack: vec![(top, 0)],
+            stack: vec![(top.to_string(), 0)],
             last: None,
             onerror,
         }
