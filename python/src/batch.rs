@@ -28,7 +28,10 @@ use crate::pending;
 /// What each worker does with one image.
 #[derive(Debug, Clone)]
 enum Job {
-    Check { profile: String, scan: bool },
+    Check {
+        profile: String,
+        scan: bool,
+    },
     Scan,
     /// Open the image and read its table, run no rules: a report with the
     /// image and disk sections only. Private (tests of the batch machinery
@@ -43,7 +46,9 @@ impl Job {
             "check" => Ok(Job::Check { profile, scan }),
             "scan" => Ok(Job::Scan),
             "open" => Ok(Job::Open),
-            other => Err(PyValueError::new_err(format!("unknown batch job {other:?}"))),
+            other => Err(PyValueError::new_err(format!(
+                "unknown batch job {other:?}"
+            ))),
         }
     }
 
@@ -105,7 +110,13 @@ impl Drop for Batch {
 /// `_batch(paths, workers, job, profile, scan)`.
 #[pyfunction]
 #[pyo3(name = "_batch", signature = (paths, workers = None, job = "check", profile = "alibaba-ecs", scan = true))]
-pub(crate) fn batch(paths: Vec<PathBuf>, workers: Option<usize>, job: &str, profile: &str, scan: bool) -> PyResult<Batch> {
+pub(crate) fn batch(
+    paths: Vec<PathBuf>,
+    workers: Option<usize>,
+    job: &str,
+    profile: &str,
+    scan: bool,
+) -> PyResult<Batch> {
     let job = Job::parse(job, profile.to_string(), scan)?;
     let workers = match workers {
         Some(0) => return Err(PyValueError::new_err("workers must be at least 1")),
@@ -127,7 +138,11 @@ pub(crate) fn batch(paths: Vec<PathBuf>, workers: Option<usize>, job: &str, prof
         std::thread::Builder::new()
             .name("snapaudit-batch".to_string())
             .spawn(move || worker.work())
-            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start a batch worker thread: {e}")))?;
+            .map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!(
+                    "cannot start a batch worker thread: {e}"
+                ))
+            })?;
     }
     Ok(Batch {
         results: Mutex::new(rx),
@@ -184,7 +199,11 @@ impl Batch {
                 let value = err.into_value(py);
                 let message = value.bind(py).str()?.to_string();
                 let report = crate::report::failed(&path, self.job.profile(), message);
-                Ok(Some((index, crate::report::to_json(&report)?, Some(value.into_any()))))
+                Ok(Some((
+                    index,
+                    crate::report::to_json(&report)?,
+                    Some(value.into_any()),
+                )))
             }
         }
     }

@@ -27,7 +27,11 @@ pub(crate) enum Failure {
     /// A path inside the image is a directory where a file was expected
     /// (`EISDIR`) or the other way round (`ENOTDIR`): the core reports both
     /// as invalid input, Python code expects the `os` exception classes.
-    Os { errno: i32, what: &'static str, path: String },
+    Os {
+        errno: i32,
+        what: &'static str,
+        path: String,
+    },
     /// Rust code panicked: a bug in snapaudit, never the caller's fault.
     Panic(String),
     /// The feature is waiting for another issue to land in the core crate.
@@ -60,7 +64,8 @@ where
 pub(crate) fn guard<T>(work: impl FnOnce() -> Native<T>) -> Native<T> {
     // AssertUnwindSafe: after a panic the closure's state is dropped, never
     // observed again; shared state (the image) is read-only.
-    catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| Err(Failure::Panic(panic_message(payload.as_ref()))))
+    catch_unwind(AssertUnwindSafe(work))
+        .unwrap_or_else(|payload| Err(Failure::Panic(panic_message(payload.as_ref()))))
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {
@@ -101,7 +106,9 @@ fn core_error(e: Error) -> PyErr {
                 None => PyOSError::new_err(message),
             }
         }
-        Error::NotFound { path } => PyOSError::new_err((libc::ENOENT, "no such file or directory in the image", path)),
+        Error::NotFound { path } => {
+            PyOSError::new_err((libc::ENOENT, "no such file or directory in the image", path))
+        }
         Error::Corrupt { offset, .. } => CorruptImageError::new_err((message, offset)),
         Error::Unsupported { .. } => UnsupportedError::new_err((message,)),
         Error::InvalidInput { .. } => InvalidInputError::new_err((message,)),

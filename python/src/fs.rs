@@ -1,9 +1,12 @@
 //! `Filesystem`: read-only access to an ext2/3/4 filesystem inside an image.
 //!
 //! The Python object holds only a [`Volume`] (an `Arc` of the image and a
-//! byte range: `Send + Sync`). `ext4-view`'s reader is `!Send`, so every
-//! call loads one with the GIL released, uses it and drops it; loading reads
-//! the superblock and the group descriptors, well under a millisecond.
+//! byte range: `Send + Sync`). `ext4-view`'s reader is `!Send`, so it never
+//! goes into a Python object: each call gets one from [`with_fs`], with the
+//! GIL released.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
@@ -17,6 +20,71 @@ use crate::repr::Fields;
 /// the cap: a 1 TiB sparse file must not be pulled into memory by accident.
 pub(crate) const DEFAULT_READ_MAX_BYTES: u64 = 256 * 1024 * 1024;
 const _: () = assert!(DEFAULT_READ_MAX_BYTES == 268_435_456);
+
+/// Which filesystem a cached reader belongs to: the image's address (kept
+/// alive by the cached reader's own `Arc`, so it cannot be reused by another
+/// image while cached) and the byte range.
+type VolumeKey = (usize, u64, u64);
+
+fn volume_key(volume: &Volume) -> VolumeKey {
+    (
+        std::sync::Arc::as_ptr(volume.image()) as usize,
+        volume.start_bytes(),
+        volume.size_bytes(),
+    )
+}
+
+thread_local! {
+    /// The reader this thread loaded last. Loading one costs ~100 µs (ext4-view
+    /// allocates a 256 KiB block cache and reads the superblock, the group
+    /// descriptors and the journal header), which dominated `stat`/`exists`
+    /// calls and made `walk` pay it once per directory. Thread-local, so the
+    /// `!Send` reader never leaves the thread that made it.
+    static LAST_FS: RefCell<Option<(VolumeKey, Rc<snapaudit::ext4::Fs>)>> = const { RefCell::new(None) };
+}
+
+/// Run `work` with a reader of `volume`: this thread's cached one when it is
+/// for the same filesystem, else a freshly loaded one (which replaces it).
+fn with_fs<T>(volume: &Volume, work: impl FnOnce(&snapaudit::ext4::Fs) -> Native<T>) -> Native<T> {
+    /// A panic may leave the reader's caches half-updated: forget it.
+    struct ForgetOnPanic;
+    impl Drop for ForgetOnPanic {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let _ = LAST_FS.try_with(|c| c.borrow_mut().take());
+            }
+        }
+    }
+    let key = volume_key(volume);
+    let cached = LAST_FS.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, fs)| Rc::clone(fs))
+    });
+    let fs = match cached {
+        Some(fs) => fs,
+        None => {
+            let fs = Rc::new(volume.open()?);
+            LAST_FS.with(|c| *c.borrow_mut() = Some((key, Rc::clone(&fs))));
+            fs
+        }
+    };
+    let _forget = ForgetOnPanic;
+    work(&fs)
+}
+
+/// Drop this thread's cached reader if it is for `volume` (called when the
+/// Python object goes away, so the image is unmapped with it).
+fn forget(volume: &Volume) {
+    let key = volume_key(volume);
+    let _ = LAST_FS.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if c.as_ref().is_some_and(|(k, _)| *k == key) {
+            c.take();
+        }
+    });
+}
 
 /// A file's metadata (of the link itself when `follow_symlinks=False`).
 #[pyclass(module = "snapaudit", frozen, eq, get_all)]
@@ -94,10 +162,16 @@ impl Filesystem {
     /// `Image.root()`, not by the first read) and wrap it.
     pub(crate) fn load(py: Python<'_>, volume: Volume) -> PyResult<Filesystem> {
         let volume = run(py, move || {
-            volume.open()?;
+            with_fs(&volume, |_| Ok(()))?;
             Ok(volume)
         })?;
         Ok(Filesystem { volume })
+    }
+}
+
+impl Drop for Filesystem {
+    fn drop(&mut self) {
+        forget(&self.volume);
     }
 }
 
@@ -125,9 +199,11 @@ fn refine(fs: &snapaudit::ext4::Fs, path: &str, e: Error, want_dir: bool) -> Fai
 
 /// The entries of directory `path`, split like `os.walk` splits them.
 fn list_split(volume: &Volume, path: &str) -> Native<(Vec<String>, Vec<String>)> {
-    let fs = volume.open()?;
-    let entries = fs.read_dir(path).map_err(|e| refine(&fs, path, e, true))?;
-    let (dirs, files): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.kind == FileKind::Dir);
+    let entries = with_fs(volume, |fs| {
+        fs.read_dir(path).map_err(|e| refine(fs, path, e, true))
+    })?;
+    let (dirs, files): (Vec<_>, Vec<_>) =
+        entries.into_iter().partition(|e| e.kind == FileKind::Dir);
     Ok((
         dirs.into_iter().map(|e| e.name).collect(),
         files.into_iter().map(|e| e.name).collect(),
@@ -147,11 +223,18 @@ impl Filesystem {
     // The default is spelled as a literal so that `__text_signature__` (and
     // stubtest) show the number; `DEFAULT_READ_MAX_BYTES` is asserted equal.
     #[pyo3(signature = (path, *, max_bytes = 268_435_456))]
-    fn read<'py>(&self, py: Python<'py>, path: String, max_bytes: u64) -> PyResult<Bound<'py, PyBytes>> {
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        path: String,
+        max_bytes: u64,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let volume = self.volume.clone();
         let data = run(py, move || {
-            let fs = volume.open()?;
-            fs.read_limited(&path, max_bytes).map_err(|e| refine(&fs, &path, e, false))
+            with_fs(&volume, |fs| {
+                fs.read_limited(&path, max_bytes)
+                    .map_err(|e| refine(fs, &path, e, false))
+            })
         })?;
         Ok(PyBytes::new(py, &data))
     }
@@ -160,8 +243,9 @@ impl Filesystem {
     fn listdir(&self, py: Python<'_>, path: String) -> PyResult<Vec<String>> {
         let volume = self.volume.clone();
         run(py, move || {
-            let fs = volume.open()?;
-            let entries = fs.read_dir(&path).map_err(|e| refine(&fs, &path, e, true))?;
+            let entries = with_fs(&volume, |fs| {
+                fs.read_dir(&path).map_err(|e| refine(fs, &path, e, true))
+            })?;
             Ok(entries.into_iter().map(|e| e.name).collect())
         })
     }
@@ -171,16 +255,21 @@ impl Filesystem {
     fn stat(&self, py: Python<'_>, path: String, follow_symlinks: bool) -> PyResult<Stat> {
         let volume = self.volume.clone();
         run(py, move || {
-            let fs = volume.open()?;
-            let st = if follow_symlinks { fs.stat_follow(&path)? } else { fs.stat(&path)? };
-            Ok(Stat::from(st))
+            with_fs(&volume, |fs| {
+                let st = if follow_symlinks {
+                    fs.stat_follow(&path)?
+                } else {
+                    fs.stat(&path)?
+                };
+                Ok(Stat::from(st))
+            })
         })
     }
 
     /// The target of symlink `path`, as stored.
     fn readlink(&self, py: Python<'_>, path: String) -> PyResult<String> {
         let volume = self.volume.clone();
-        run(py, move || Ok(volume.open()?.read_link(&path)?))
+        run(py, move || with_fs(&volume, |fs| Ok(fs.read_link(&path)?)))
     }
 
     /// Whether `path` exists (symlinks followed inside the image). A path
@@ -188,10 +277,12 @@ impl Filesystem {
     /// directory on the way raises `CorruptImageError`.
     fn exists(&self, py: Python<'_>, path: String) -> PyResult<bool> {
         let volume = self.volume.clone();
-        run(py, move || match volume.open()?.exists(&path) {
-            Ok(found) => Ok(found),
-            Err(Error::NotFound { .. } | Error::InvalidInput { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
+        run(py, move || {
+            with_fs(&volume, |fs| match fs.exists(&path) {
+                Ok(found) => Ok(found),
+                Err(Error::NotFound { .. } | Error::InvalidInput { .. }) => Ok(false),
+                Err(e) => Err(e.into()),
+            })
         })
     }
 
@@ -233,6 +324,12 @@ pub(crate) struct Walk {
     onerror: Option<Py<PyAny>>,
 }
 
+impl Drop for Walk {
+    fn drop(&mut self) {
+        forget(&self.volume);
+    }
+}
+
 impl Walk {
     fn report(&self, py: Python<'_>, err: PyErr) -> PyResult<()> {
         match &self.onerror {
@@ -252,7 +349,9 @@ impl Walk {
             if depth + 1 >= MAX_WALK_DEPTH {
                 let err = Failure::Core(Error::Corrupt {
                     offset: self.volume.start_bytes(),
-                    what: format!("{path}: directories nested deeper than {MAX_WALK_DEPTH} levels (a directory loop?) were not walked"),
+                    what: format!(
+                        "{path}: directories nested deeper than {MAX_WALK_DEPTH} levels (a directory loop?) were not walked"
+                    ),
                 });
                 self.report(py, err.into())?;
             } else {

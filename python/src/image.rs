@@ -94,7 +94,11 @@ pub(crate) struct Image {
 pub(crate) fn open_image(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Image> {
     run(py, move || {
         let options = OpenOptions {
-            strategy: if mmap { ReadStrategy::Mmap } else { ReadStrategy::Read },
+            strategy: if mmap {
+                ReadStrategy::Mmap
+            } else {
+                ReadStrategy::Read
+            },
             progress: None,
         };
         let image = Arc::new(snapaudit::image::Image::open_with(&path, options)?);
@@ -110,7 +114,10 @@ impl Image {
         match p.fs.as_ref().map(|probe| probe.kind) {
             Some(kind) if kind.is_ext() => Ok(Volume::new(Arc::clone(&self.image), p)),
             Some(kind) => Err(Error::Unsupported {
-                what: format!("partition {index} holds {}; only ext2/3/4 filesystems can be read", kind.as_str()),
+                what: format!(
+                    "partition {index} holds {}; only ext2/3/4 filesystems can be read",
+                    kind.as_str()
+                ),
             }
             .into()),
             None => Err(Error::Unsupported {
@@ -184,7 +191,11 @@ impl Image {
 
     #[getter]
     fn partitions(&self) -> Vec<Partition> {
-        self.table.partitions.iter().map(|p| Partition::new(p, self.root)).collect()
+        self.table
+            .partitions
+            .iter()
+            .map(|p| Partition::new(p, self.root))
+            .collect()
     }
 
     /// The root filesystem (found by content), or the only ext filesystem.
@@ -202,7 +213,12 @@ impl Image {
 
     /// The audit: rules of `profile`, plus the sensitive-data scan when `scan`.
     #[pyo3(signature = (*, profile = "alibaba-ecs", scan = true))]
-    fn check<'py>(&self, py: Python<'py>, profile: &str, scan: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        profile: &str,
+        scan: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         // The core entry point takes a path (it opens the image itself); a
         // raw image opens in microseconds, so reopening costs nothing that
         // matters next to the audit.

@@ -10,8 +10,9 @@ use snapaudit::report::{ImageInfo, Report};
 
 /// Serialize `report` for Python.
 pub(crate) fn to_json(report: &Report) -> PyResult<String> {
-    serde_json::to_string(report)
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot serialize the report: {e}")))
+    serde_json::to_string(report).map_err(|e| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!("cannot serialize the report: {e}"))
+    })
 }
 
 /// `snapaudit._report.Report.from_json(<report as JSON>)`.
