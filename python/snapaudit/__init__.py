@@ -78,6 +78,9 @@ def check_many(
     the batch goes on. Stopping the iteration early stops the workers after
     the images they are on.
     """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        # One path would otherwise be iterated character by character.
+        raise TypeError("check_many takes a list of paths; use Image.check for one image")
     batch = _batch([os.fspath(p) for p in paths], workers, "check", profile, scan)
     for _index, report_json, exception in batch:
         yield Report.from_json(report_json, exception=exception)

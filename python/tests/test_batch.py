@@ -72,6 +72,11 @@ def test_batch_stops_early_without_hanging(images) -> None:
     del batch  # workers see the flag and stop after their current image
 
 
+def test_check_many_wants_a_list(images) -> None:
+    with pytest.raises(TypeError, match="list of paths"):
+        next(snapaudit.check_many(str(images.mbr)))
+
+
 def test_check_many_is_not_wired_yet(images) -> None:
     """Until the audit lands (issue 3) check_many raises instead of
     inventing reports; this test is replaced by the real ones then."""
