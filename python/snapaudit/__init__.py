@@ -1,0 +1,86 @@
+"""snapaudit: audit VM disk snapshots offline, from Python.
+
+    >>> import snapaudit
+    >>> img = snapaudit.open("disk.raw")
+    >>> img.partitions
+    >>> fs = img.root()
+    >>> fs.read("/etc/fstab"); fs.listdir("/etc"); fs.stat("/etc/shadow")
+    >>> report = img.check(profile="alibaba-ecs", scan=True)
+    >>> report.to_pandas()
+    >>> for report in snapaudit.check_many(paths, workers=8): ...
+
+Every call into the native core releases the GIL; images are opened
+read-only (memory-mapped unless ``mmap=False``) and never modified.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, Iterator, Union
+
+from ._errors import (
+    CorruptImageError,
+    InternalError,
+    InvalidInputError,
+    SnapauditError,
+    UnsupportedError,
+)
+from ._native import (
+    DEFAULT_READ_MAX_BYTES,
+    Filesystem,
+    Image,
+    Partition,
+    Stat,
+    __version__,
+    open,
+)
+from ._native import _batch
+from ._report import SEVERITIES, Finding, Location, Report, Severity
+
+__all__ = [
+    "CorruptImageError",
+    "DEFAULT_READ_MAX_BYTES",
+    "Filesystem",
+    "Finding",
+    "Image",
+    "InternalError",
+    "InvalidInputError",
+    "Location",
+    "Partition",
+    "Report",
+    "SEVERITIES",
+    "Severity",
+    "SnapauditError",
+    "Stat",
+    "UnsupportedError",
+    "__version__",
+    "check_many",
+    "open",
+]
+
+StrPath = Union[str, "os.PathLike[str]"]
+
+
+def check_many(
+    paths: Iterable[StrPath],
+    *,
+    workers: int | None = None,
+    profile: str = "alibaba-ecs",
+    scan: bool = True,
+) -> Iterator[Report]:
+    """Audit many images in parallel, yielding one ``Report`` per image in
+    the order they complete (``report.path`` says which image).
+
+    ``workers`` Rust threads (default: the number of CPUs) each take the next
+    image; Python only turns each finished report into a ``Report``. An image
+    that cannot be audited yields a report with ``verdict == "error"``, the
+    message in ``report.error`` and the exception in ``report.exception``;
+    the batch goes on. Stopping the iteration early stops the workers after
+    the images they are on.
+    """
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        # One path would otherwise be iterated character by character.
+        raise TypeError("check_many takes a list of paths; use Image.check for one image")
+    batch = _batch([os.fspath(p) for p in paths], workers, "check", profile, scan)
+    for _index, report_json, exception in batch:
+        yield Report.from_json(report_json, exception=exception)

@@ -1,0 +1,210 @@
+//! `check_many`: audit many images on a pool of Rust threads and hand the
+//! reports to Python as they complete.
+//!
+//! Rust threads rather than a Python `ThreadPoolExecutor`: the workers never
+//! touch the interpreter, so they cannot contend for the GIL, and the only
+//! Python-side work per image is turning one JSON string into a `Report`.
+//! The consumer blocks in `__next__` with the GIL released.
+//!
+//! One image's failure (unreadable, corrupt, a panic) becomes that image's
+//! report, carrying the error; the batch goes on. Only "this job is not
+//! available in this build" (`NotImplementedError`) stops it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use snapaudit::ext4::find_root;
+use snapaudit::image::Image;
+use snapaudit::partition::PartitionTable;
+use snapaudit::report::{DiskInfo, ImageInfo, Report};
+
+use crate::errors::{Failure, Native, guard};
+use crate::pending;
+
+/// What each worker does with one image.
+#[derive(Debug, Clone)]
+enum Job {
+    Check {
+        profile: String,
+        scan: bool,
+    },
+    Scan,
+    /// Open the image and read its table, run no rules: a report with the
+    /// image and disk sections only. Private (tests of the batch machinery
+    /// and of the thread pool while check is not wired); its reports carry
+    /// the profile name `open` so they cannot pass for an audit.
+    Open,
+}
+
+impl Job {
+    fn parse(job: &str, profile: String, scan: bool) -> PyResult<Job> {
+        match job {
+            "check" => Ok(Job::Check { profile, scan }),
+            "scan" => Ok(Job::Scan),
+            "open" => Ok(Job::Open),
+            other => Err(PyValueError::new_err(format!(
+                "unknown batch job {other:?}"
+            ))),
+        }
+    }
+
+    fn profile(&self) -> &str {
+        match self {
+            Job::Check { profile, .. } => profile,
+            Job::Scan => "scan",
+            Job::Open => "open",
+        }
+    }
+
+    fn run(&self, path: &Path) -> Native<Report> {
+        match self {
+            Job::Check { profile, scan } => pending::check_image(path, profile, *scan),
+            Job::Scan => pending::scan_image(path),
+            Job::Open => open_report(path),
+        }
+    }
+}
+
+fn open_report(path: &Path) -> Native<Report> {
+    let image = Arc::new(Image::open(path)?);
+    let table = PartitionTable::read(&image)?;
+    let root = find_root(&image, &table).map(|v| v.partition());
+    let info = ImageInfo {
+        path: path.display().to_string(),
+        size_bytes: image.size_bytes(),
+        format: image.compression().format_name().to_string(),
+    };
+    let mut report = Report::new(info, Job::Open.profile());
+    report.disk = DiskInfo::from_table(&table, root);
+    report.finish();
+    Ok(report)
+}
+
+/// One finished image: its position in the input and its outcome.
+type Done = (usize, PathBuf, Native<Report>);
+
+/// What `Batch.__next__` yields: `(index, report_json, exception_or_None)`.
+type Item = (usize, String, Option<Py<PyAny>>);
+
+/// The iterator behind `snapaudit.check_many`: yields
+/// `(index, report_json, exception_or_None)`.
+#[pyclass(module = "snapaudit", frozen)]
+pub(crate) struct Batch {
+    results: Mutex<Receiver<Done>>,
+    job: Job,
+    /// Tells the workers to take no new image (set when the iterator is
+    /// dropped before the end).
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `_batch(paths, workers, job, profile, scan)`.
+#[pyfunction]
+#[pyo3(name = "_batch", signature = (paths, workers = None, job = "check", profile = "alibaba-ecs", scan = true))]
+pub(crate) fn batch(
+    paths: Vec<PathBuf>,
+    workers: Option<usize>,
+    job: &str,
+    profile: &str,
+    scan: bool,
+) -> PyResult<Batch> {
+    let job = Job::parse(job, profile.to_string(), scan)?;
+    let workers = match workers {
+        Some(0) => return Err(PyValueError::new_err("workers must be at least 1")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let (tx, rx) = channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let paths = Arc::new(paths);
+    let next = Arc::new(AtomicUsize::new(0));
+    for _ in 0..workers.min(paths.len()) {
+        let worker = Worker {
+            paths: Arc::clone(&paths),
+            next: Arc::clone(&next),
+            stop: Arc::clone(&stop),
+            job: job.clone(),
+            tx: tx.clone(),
+        };
+        std::thread::Builder::new()
+            .name("snapaudit-batch".to_string())
+            .spawn(move || worker.work())
+            .map_err(|e| {
+                pyo3::exceptions::PyOSError::new_err(format!(
+                    "cannot start a batch worker thread: {e}"
+                ))
+            })?;
+    }
+    Ok(Batch {
+        results: Mutex::new(rx),
+        job,
+        stop,
+    })
+}
+
+struct Worker {
+    paths: Arc<Vec<PathBuf>>,
+    next: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    job: Job,
+    tx: Sender<Done>,
+}
+
+impl Worker {
+    fn work(self) {
+        while !self.stop.load(Ordering::Relaxed) {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(path) = self.paths.get(i) else {
+                return;
+            };
+            let outcome = guard(|| self.job.run(path));
+            if self.tx.send((i, path.clone(), outcome)).is_err() {
+                // The iterator is gone: nobody wants the rest.
+                return;
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl Batch {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Item>> {
+        // Every worker holds a sender; when all have finished, recv fails
+        // and the iteration ends.
+        let done = py.detach(|| match self.results.lock() {
+            Ok(rx) => rx.recv().ok(),
+            Err(poisoned) => poisoned.into_inner().recv().ok(),
+        });
+        let Some((index, path, outcome)) = done else {
+            return Ok(None);
+        };
+        match outcome {
+            Ok(report) => Ok(Some((index, crate::report::to_json(&report)?, None))),
+            Err(Failure::NotWired(what)) => Err(Failure::NotWired(what).into()),
+            Err(failure) => {
+                let err = PyErr::from(failure);
+                let value = err.into_value(py);
+                let message = value.bind(py).str()?.to_string();
+                let report = crate::report::failed(&path, self.job.profile(), message);
+                Ok(Some((
+                    index,
+                    crate::report::to_json(&report)?,
+                    Some(value.into_any()),
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `Image` (an opened disk image with its partition table) and the frozen
+//! `Partition` records it lists.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use snapaudit::Error;
+use snapaudit::ext4::{Volume, find_root};
+use snapaudit::image::{OpenOptions, ReadStrategy};
+use snapaudit::partition::{self, PartitionTable};
+use snapaudit::report::Report;
+
+use crate::errors::{Native, run};
+use crate::fs::Filesystem;
+use crate::pending;
+use crate::repr::{Fields, human_bytes};
+
+/// One partition, or the whole disk (index 0) when there is no table.
+#[pyclass(module = "snapaudit", frozen, eq, hash, get_all)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Partition {
+    /// Partition number as Linux names it (`sda1` is 1); 0 is the whole disk.
+    index: u32,
+    start_bytes: u64,
+    size_bytes: u64,
+    /// Readable partition type: `linux`, `esp`, `bios-boot`, `swap`, …
+    #[pyo3(name = "type")]
+    kind: String,
+    /// Filesystem found by probing: `ext4`, `xfs`, `vfat`, `swap`, …
+    fs: Option<String>,
+    uuid: Option<String>,
+    label: Option<String>,
+    /// GPT partition GUID, or `<disk signature>-<nn>` for MBR.
+    partuuid: Option<String>,
+    /// GPT partition name.
+    name: Option<String>,
+    /// `root` for the root filesystem found by content.
+    role: Option<String>,
+    bootable: bool,
+}
+
+impl Partition {
+    fn new(p: &partition::Partition, root: Option<u32>) -> Self {
+        let info = p.info();
+        Partition {
+            index: info.index,
+            start_bytes: info.start_bytes,
+            size_bytes: info.size_bytes,
+            kind: info.kind,
+            fs: info.fs,
+            uuid: info.uuid,
+            label: info.label,
+            partuuid: info.partuuid,
+            name: info.name,
+            role: (root == Some(p.index)).then(|| "root".to_string()),
+            bootable: p.bootable,
+        }
+    }
+}
+
+#[pymethods]
+impl Partition {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let mut f = Fields::new(py, "Partition");
+        f.int("index", self.index)?
+            .str("type", &self.kind)?
+            .opt_str("fs", self.fs.as_deref())?
+            .int("start_bytes", self.start_bytes)?
+            .int("size_bytes", self.size_bytes)?
+            .opt_str("label", self.label.as_deref())?
+            .opt_str("uuid", self.uuid.as_deref())?
+            .opt_str("role", self.role.as_deref())?;
+        if self.bootable {
+            f.raw("bootable", "True");
+        }
+        Ok(f.finish())
+    }
+}
+
+/// A disk image, opened read-only, with its partition table read and every
+/// partition probed.
+#[pyclass(module = "snapaudit", frozen)]
+pub(crate) struct Image {
+    image: Arc<snapaudit::image::Image>,
+    table: PartitionTable,
+    /// The partition holding the root filesystem, found by content.
+    root: Option<u32>,
+}
+
+/// `snapaudit.open(path, *, mmap=True)`.
+#[pyfunction]
+#[pyo3(name = "open", signature = (path, *, mmap = true))]
+pub(crate) fn open_image(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Image> {
+    run(py, move || {
+        let options = OpenOptions {
+            strategy: if mmap {
+                ReadStrategy::Mmap
+            } else {
+                ReadStrategy::Read
+            },
+            progress: None,
+        };
+        let image = Arc::new(snapaudit::image::Image::open_with(&path, options)?);
+        let table = PartitionTable::read(&image)?;
+        let root = find_root(&image, &table).map(|v| v.partition());
+        Ok(Image { image, table, root })
+    })
+}
+
+impl Image {
+    fn volume(&self, index: u32) -> Native<Volume> {
+        let p = self.table.get(index)?;
+        match p.fs.as_ref().map(|probe| probe.kind) {
+            Some(kind) if kind.is_ext() => Ok(Volume::new(Arc::clone(&self.image), p)),
+            Some(kind) => Err(Error::Unsupported {
+                what: format!(
+                    "partition {index} holds {}; only ext2/3/4 filesystems can be read",
+                    kind.as_str()
+                ),
+            }
+            .into()),
+            None => Err(Error::Unsupported {
+                what: format!("partition {index} holds no filesystem snapaudit recognises"),
+            }
+            .into()),
+        }
+    }
+
+    /// The root filesystem, else the only ext filesystem on the disk (as the
+    /// CLI chooses when no `--partition` is given).
+    fn root_volume(&self) -> Native<Volume> {
+        if let Some(index) = self.root {
+            return self.volume(index);
+        }
+        let ext: Vec<u32> = self
+            .table
+            .partitions
+            .iter()
+            .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+            .map(|p| p.index)
+            .collect();
+        match ext.as_slice() {
+            [only] => self.volume(*only),
+            [] => Err(Error::Unsupported {
+                what: format!("{}: no ext2/3/4 filesystem on this disk", self.image.path().display()),
+            }
+            .into()),
+            _ => Err(Error::InvalidInput {
+                what: format!(
+                    "{}: no root filesystem found and several ext filesystems exist; choose one with filesystem(partition=N)",
+                    self.image.path().display()
+                ),
+            }
+            .into()),
+        }
+    }
+
+    /// Hand the report to the pure-Python `Report` class.
+    fn to_report<'py>(py: Python<'py>, report: &Report) -> PyResult<Bound<'py, PyAny>> {
+        crate::report::to_python(py, report)
+    }
+}
+
+#[pymethods]
+impl Image {
+    /// The path the image was opened from.
+    #[getter]
+    fn path(&self) -> String {
+        self.image.path().display().to_string()
+    }
+
+    /// Size of the (expanded) disk in bytes.
+    #[getter]
+    fn size_bytes(&self) -> u64 {
+        self.image.size_bytes()
+    }
+
+    /// `raw`, or the compression the input arrived in (`gz`, `zst`, `xz`,
+    /// `tar`, `tar.gz`, …).
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.image.compression().format_name()
+    }
+
+    /// `gpt`, `mbr` or `none`.
+    #[getter]
+    fn table(&self) -> &'static str {
+        self.table.kind.as_str()
+    }
+
+    #[getter]
+    fn partitions(&self) -> Vec<Partition> {
+        self.table
+            .partitions
+            .iter()
+            .map(|p| Partition::new(p, self.root))
+            .collect()
+    }
+
+    /// The root filesystem (found by content), or the only ext filesystem.
+    fn root(&self, py: Python<'_>) -> PyResult<Filesystem> {
+        let volume = self.root_volume()?;
+        Filesystem::load(py, volume)
+    }
+
+    /// The filesystem in partition `partition` (0 for a disk without a table).
+    #[pyo3(signature = (partition))]
+    fn filesystem(&self, py: Python<'_>, partition: u32) -> PyResult<Filesystem> {
+        let volume = self.volume(partition)?;
+        Filesystem::load(py, volume)
+    }
+
+    /// The audit: rules of `profile`, plus the sensitive-data scan when `scan`.
+    #[pyo3(signature = (*, profile = "alibaba-ecs", scan = true))]
+    fn check<'py>(
+        &self,
+        py: Python<'py>,
+        profile: &str,
+        scan: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // The core entry point takes a path (it opens the image itself); a
+        // raw image opens in microseconds, so reopening costs nothing that
+        // matters next to the audit.
+        let path = self.image.path().to_path_buf();
+        let profile = profile.to_string();
+        let report = run(py, move || pending::check_image(&path, &profile, scan))?;
+        Self::to_report(py, &report)
+    }
+
+    /// The sensitive-data scan alone.
+    fn scan<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let path = self.image.path().to_path_buf();
+        let report = run(py, move || pending::scan_image(&path))?;
+        Self::to_report(py, &report)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let path = self.image.path().display().to_string();
+        let path = crate::repr::py_str(py, &path)?;
+        let n = self.table.partitions.len();
+        Ok(format!(
+            "<snapaudit.Image {path} {} {}, {} table, {n} partition{}>",
+            human_bytes(self.image.size_bytes()),
+            self.format(),
+            self.table(),
+            if n == 1 { "" } else { "s" }
+        ))
+    }
+}

@@ -1,0 +1,41 @@
+//! `snapaudit._native`: the pyo3 binding of the snapaudit core crate.
+//!
+//! The public Python API is the `snapaudit` package beside this crate; this
+//! module is private. Every call into the core runs with the GIL released
+//! and behind a panic guard ([`errors::run`]); no `ext4-view` reader (which
+//! is `!Send`) is ever stored in a Python object.
+
+mod batch;
+mod errors;
+mod fs;
+mod image;
+mod pending;
+mod report;
+mod repr;
+
+use pyo3::prelude::*;
+
+/// Panic inside the guarded, GIL-free section: lets the tests prove that a
+/// Rust panic reaches Python as `InternalError` and leaves the interpreter
+/// alive.
+#[pyfunction]
+#[pyo3(name = "_panic_for_test")]
+fn panic_for_test(py: Python<'_>, message: String) -> PyResult<()> {
+    errors::run(py, move || -> errors::Native<()> { panic!("{message}") })
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_READ_MAX_BYTES", fs::DEFAULT_READ_MAX_BYTES)?;
+    m.add_function(wrap_pyfunction!(image::open_image, m)?)?;
+    m.add_function(wrap_pyfunction!(batch::batch, m)?)?;
+    m.add_function(wrap_pyfunction!(panic_for_test, m)?)?;
+    m.add_class::<image::Image>()?;
+    m.add_class::<image::Partition>()?;
+    m.add_class::<fs::Filesystem>()?;
+    m.add_class::<fs::Stat>()?;
+    m.add_class::<fs::Walk>()?;
+    m.add_class::<batch::Batch>()?;
+    Ok(())
+}
