@@ -28,7 +28,7 @@ type VolumeKey = (usize, u64, u64);
 
 fn volume_key(volume: &Volume) -> VolumeKey {
     (
-        std::sync::Arc::as_ptr(volume.image()) as usize,
+        volume.image().bytes().as_ptr() as usize,
         volume.start_bytes(),
         volume.size_bytes(),
     )

@@ -112,7 +112,7 @@ impl Image {
     fn volume(&self, index: u32) -> Native<Volume> {
         let p = self.table.get(index)?;
         match p.fs.as_ref().map(|probe| probe.kind) {
-            Some(kind) if kind.is_ext() => Ok(Volume::new(Arc::clone(&self.image), p)),
+            Some(kind) if kind.is_ext() => Ok(Volume::new(&self.image, p)),
             Some(kind) => Err(Error::Unsupported {
                 what: format!(
                     "partition {index} holds {}; only ext2/3/4 filesystems can be read",
