@@ -153,7 +153,9 @@ fn tokens() -> Vec<Rule> {
     vec![
         Rule::new(TOKEN, r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251})\b")
             .detector("github-token")
-            .describe("GitHub personal access, OAuth, user-to-server, server-to-server or refresh token")
+            .describe(
+                "GitHub personal access, OAuth, user-to-server, server-to-server or refresh token",
+            )
             .anchors(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_"])
             .classes(4, 2),
         Rule::new(TOKEN, r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b")
@@ -198,12 +200,15 @@ fn tokens() -> Vec<Rule> {
         .check(Check::Jwt)
         .no_placeholder_filter()
         .token_boundary(),
-        Rule::new(TOKEN, r#""auth"\s{0,8}:\s{0,8}"([A-Za-z0-9+/]{4,1024}={0,2})""#)
-            .detector("docker-registry-auth")
-            .describe("Docker registry credentials (\"auths\" entry of config.json)")
-            .anchors(&[r#""auth""#])
-            .check(Check::DockerAuth)
-            .no_placeholder_filter(),
+        Rule::new(
+            TOKEN,
+            r#""auth"\s{0,8}:\s{0,8}"([A-Za-z0-9+/]{4,1024}={0,2})""#,
+        )
+        .detector("docker-registry-auth")
+        .describe("Docker registry credentials (\"auths\" entry of config.json)")
+        .anchors(&[r#""auth""#])
+        .check(Check::DockerAuth)
+        .no_placeholder_filter(),
     ]
 }
 

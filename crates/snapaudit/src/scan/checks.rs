@@ -30,9 +30,15 @@ fn is_b64_byte(b: u8) -> bool {
 /// `None` when there is no real body (at least 64 base64 characters, and
 /// almost nothing else): the bare header strings inside `ssh-keygen` or a
 /// man page are not keys.
-pub(crate) fn inspect_private_key(hay: &[u8], header_start: usize, header_end: usize) -> Option<KeyBlock> {
+pub(crate) fn inspect_private_key(
+    hay: &[u8],
+    header_start: usize,
+    header_end: usize,
+) -> Option<KeyBlock> {
     let header = hay.get(header_start..header_end)?;
-    let limit = header_end.saturating_add(Check::KEY_BLOCK_MAX).min(hay.len());
+    let limit = header_end
+        .saturating_add(Check::KEY_BLOCK_MAX)
+        .min(hay.len());
     let region = hay.get(header_end..limit)?;
     let (body_len, block_len) = match memmem::find(region, b"-----END ") {
         Some(p) => {
@@ -71,7 +77,11 @@ pub(crate) fn inspect_private_key(hay: &[u8], header_start: usize, header_end: u
         return None;
     }
     let encrypted = memmem::find(header, b"ENCRYPTED").is_some()
-        || memmem::find(body.get(..body.len().min(256)).unwrap_or(body), b"Proc-Type: 4,ENCRYPTED").is_some()
+        || memmem::find(
+            body.get(..body.len().min(256)).unwrap_or(body),
+            b"Proc-Type: 4,ENCRYPTED",
+        )
+        .is_some()
         || (memmem::find(header, b"OPENSSH").is_some() && openssh_encrypted(body));
     Some(KeyBlock {
         end: header_end + block_len,
@@ -124,7 +134,9 @@ pub(crate) fn docker_auth_ok(value: &[u8]) -> bool {
 /// `"service_account"` within `reach` bytes before or after the match.
 pub(crate) fn service_account_near(hay: &[u8], start: usize, end: usize) -> bool {
     let from = start.saturating_sub(Check::SERVICE_ACCOUNT_REACH);
-    let to = end.saturating_add(Check::SERVICE_ACCOUNT_REACH).min(hay.len());
+    let to = end
+        .saturating_add(Check::SERVICE_ACCOUNT_REACH)
+        .min(hay.len());
     hay.get(from..to)
         .is_some_and(|w| memmem::find(w, b"\"service_account\"").is_some())
 }
@@ -149,7 +161,9 @@ pub(crate) fn config_value_ok(value: &[u8]) -> bool {
 fn is_dotted_identifier(value: &[u8]) -> bool {
     let mut segments = 0;
     for seg in value.split(|&b| b == b'.') {
-        let ident = seg.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        let ident = seg
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
             && seg.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
         if !ident {
             return false;

@@ -202,7 +202,9 @@ impl Prefilter {
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::LeftmostLongest)
                     .build(&patterns)
-                    .map_err(|e| Error::invalid(format!("rules: cannot build the prefilter: {e}")))?,
+                    .map_err(|e| {
+                        Error::invalid(format!("rules: cannot build the prefilter: {e}"))
+                    })?,
             )
         };
         Ok(Prefilter {
@@ -290,7 +292,11 @@ fn compile_allowlist(a: &Allowlist, ctx: &str) -> Result<CompiledAllowlist> {
         if items.is_empty() {
             return Ok(None);
         }
-        let alternation = items.iter().map(|r| format!("(?:{r})")).collect::<Vec<_>>().join("|");
+        let alternation = items
+            .iter()
+            .map(|r| format!("(?:{r})"))
+            .collect::<Vec<_>>()
+            .join("|");
         pattern::compile_search_regex(&alternation)
             .map(Some)
             .map_err(|e| Error::invalid(format!("rules: {ctx}: allowlist {what}: {e}")))
@@ -361,7 +367,9 @@ impl Scanner {
     /// (unless the rule is restricted to a path) — such a rule would have to
     /// run its regex over every byte of the image.
     pub fn new(set: RuleSet) -> Result<Scanner> {
-        let RuleSet { rules, allowlists, .. } = set;
+        let RuleSet {
+            rules, allowlists, ..
+        } = set;
         let mut ids: Vec<Arc<str>> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
         let mut anchors: Vec<(Lit, u32)> = Vec::new();
@@ -369,7 +377,8 @@ impl Scanner {
         let mut path_only = Vec::new();
 
         for (index, rule) in rules.iter().enumerate() {
-            let index = u32::try_from(index).map_err(|_| Error::invalid("rules: too many rules"))?;
+            let index =
+                u32::try_from(index).map_err(|_| Error::invalid("rules: too many rules"))?;
             let ctx = format!("rule `{}` ({})", rule.id, rule.detector);
             let fail = |what: String| Error::invalid(format!("rules: {ctx}: {what}"));
             let dedupe_group = match ids.iter().position(|i| **i == *rule.id) {
@@ -379,9 +388,14 @@ impl Scanner {
                     ids.len() - 1
                 }
             };
-            let id = ids.get(dedupe_group).cloned().unwrap_or_else(|| Arc::from(rule.id.as_str()));
+            let id = ids
+                .get(dedupe_group)
+                .cloned()
+                .unwrap_or_else(|| Arc::from(rule.id.as_str()));
             let path = match &rule.path {
-                Some(p) => Some(pattern::compile_search_regex(p).map_err(|e| fail(format!("path: {e}")))?),
+                Some(p) => {
+                    Some(pattern::compile_search_regex(p).map_err(|e| fail(format!("path: {e}")))?)
+                }
                 None => None,
             };
             let mut rule_allowlists = Vec::new();
@@ -402,7 +416,8 @@ impl Scanner {
                     (None, 0, 0, false)
                 }
                 Some(src) => {
-                    let c = pattern::compile_rule_regex(src).map_err(|e| fail(format!("regex: {e}")))?;
+                    let c = pattern::compile_rule_regex(src)
+                        .map_err(|e| fail(format!("regex: {e}")))?;
                     if rule.secret_group > c.groups {
                         return Err(fail(format!(
                             "secretGroup {} but the regex has {} group(s)",
@@ -516,7 +531,13 @@ impl Scanner {
     /// a scan of the whole data would report them, provided `hay` extends
     /// [`Scanner::max_match_len`] bytes before `report.start` and after
     /// `report.end` (or starts/ends where the data does).
-    pub fn scan_range(&self, hay: &[u8], report: Range<usize>, path: Option<&str>, sink: &mut impl FnMut(Match)) {
+    pub fn scan_range(
+        &self,
+        hay: &[u8],
+        report: Range<usize>,
+        path: Option<&str>,
+        sink: &mut impl FnMut(Match),
+    ) {
         let mut scratch = Scratch::default();
         self.scan_range_with(&mut scratch, hay, report, path, sink);
     }
@@ -538,9 +559,18 @@ impl Scanner {
     /// match `path`: one match each, with empty spans.
     pub fn scan_path(&self, path: &str, sink: &mut impl FnMut(Match)) {
         for &i in &self.path_only {
-            let Some(rule) = self.rules.get(i as usize) else { continue };
-            let hit = rule.path.as_ref().is_some_and(|re| re.is_match(path.as_bytes()));
-            let allowed = self.global.iter().chain(&rule.allowlists).any(|a| a.allows_path_outright(Some(path)));
+            let Some(rule) = self.rules.get(i as usize) else {
+                continue;
+            };
+            let hit = rule
+                .path
+                .as_ref()
+                .is_some_and(|re| re.is_match(path.as_bytes()));
+            let allowed = self
+                .global
+                .iter()
+                .chain(&rule.allowlists)
+                .any(|a| a.allows_path_outright(Some(path)));
             if hit && !allowed {
                 sink(Match {
                     rule_id: rule.id.clone(),
@@ -612,7 +642,9 @@ impl Scanner {
         let mut pos = ctx_start;
         while let Some((s, e, pid)) = self.prefilter.next_hit(hay, pos, hits_end) {
             pos = s + 1;
-            let Some(list) = self.prefilter.entries.get(pid) else { continue };
+            let Some(list) = self.prefilter.entries.get(pid) else {
+                continue;
+            };
             for entry in list {
                 let i = entry.rule as usize;
                 if !scratch.enabled.get(i).copied().unwrap_or(false) {
@@ -623,7 +655,9 @@ impl Scanner {
                         continue;
                     }
                 }
-                let Some(rule) = self.rules.get(i) else { continue };
+                let Some(rule) = self.rules.get(i) else {
+                    continue;
+                };
                 if !rule.anchored {
                     continue;
                 }
@@ -672,13 +706,25 @@ impl Scanner {
     }
 
     /// Runs rule `i`'s regex over `hay[ws..we]` and queues what passes.
-    fn run_window(&self, scratch: &mut Scratch, i: usize, ws: usize, we: usize, hay: &[u8], path: Option<&str>) {
-        let Some(rule) = self.rules.get(i) else { return };
+    fn run_window(
+        &self,
+        scratch: &mut Scratch,
+        i: usize,
+        ws: usize,
+        we: usize,
+        hay: &[u8],
+        path: Option<&str>,
+    ) {
+        let Some(rule) = self.rules.get(i) else {
+            return;
+        };
         let Some(re) = &rule.regex else { return };
         let mut at = ws.max(scratch.last_end.get(i).copied().unwrap_or(0));
         while at < we {
             let found = {
-                let Some(slot) = scratch.caches.get_mut(i) else { return };
+                let Some(slot) = scratch.caches.get_mut(i) else {
+                    return;
+                };
                 let cache = slot.get_or_insert_with(|| re.create_cache());
                 re.search_with(cache, &Input::new(hay).range(at..we))
             };
@@ -716,14 +762,22 @@ impl Scanner {
         }
         let (mut ss, mut se) = (start, end);
         if rule.groups > 0 {
-            let cache = scratch.caches.get_mut(i)?.get_or_insert_with(|| re.create_cache());
-            let caps = scratch.caps.get_mut(i)?.get_or_insert_with(|| re.create_captures());
+            let cache = scratch
+                .caches
+                .get_mut(i)?
+                .get_or_insert_with(|| re.create_cache());
+            let caps = scratch
+                .caps
+                .get_mut(i)?
+                .get_or_insert_with(|| re.create_captures());
             let input = Input::new(hay).range(start..end).anchored(Anchored::Yes);
             re.search_captures_with(cache, &input, caps);
             let span = if rule.secret_group > 0 {
                 caps.get_group(rule.secret_group)
             } else {
-                (1..=rule.groups).filter_map(|g| caps.get_group(g)).find(|s| !s.is_empty())
+                (1..=rule.groups)
+                    .filter_map(|g| caps.get_group(g))
+                    .find(|s| !s.is_empty())
             };
             if let Some(span) = span {
                 (ss, se) = (span.start, span.end);
@@ -770,7 +824,8 @@ impl Scanner {
             return None;
         }
         if rule.min_char_classes > 0
-            && checks::char_classes(secret.get(rule.class_skip..).unwrap_or(&[])) < rule.min_char_classes
+            && checks::char_classes(secret.get(rule.class_skip..).unwrap_or(&[]))
+                < rule.min_char_classes
         {
             return None;
         }
@@ -819,12 +874,22 @@ impl Scanner {
     /// Reports queued matches that start before `upto`, in offset order,
     /// dropping duplicates (same finding id, same secret bytes) and those
     /// outside `report` (they were only needed to suppress duplicates).
-    fn emit(&self, scratch: &mut Scratch, hay: &[u8], report: &Range<usize>, upto: usize, sink: &mut dyn FnMut(Match)) {
+    fn emit(
+        &self,
+        scratch: &mut Scratch,
+        hay: &[u8],
+        report: &Range<usize>,
+        upto: usize,
+        sink: &mut dyn FnMut(Match),
+    ) {
         let out = &mut scratch.out;
         out.sort_by_key(|c| (c.m.start, c.rule, c.m.secret_start, c.m.secret_end));
         let n = out.partition_point(|c| c.m.start < upto);
         for c in out.drain(..n) {
-            let group = self.rules.get(c.rule as usize).map_or(u32::MAX, |r| r.dedupe_group);
+            let group = self
+                .rules
+                .get(c.rule as usize)
+                .map_or(u32::MAX, |r| r.dedupe_group);
             let key = (group, c.m.secret_start, c.m.secret_end);
             if scratch.recent.contains(&key) {
                 continue;

@@ -48,7 +48,10 @@ fn string(table: &Table, key: &str, ctx: &str) -> Result<Option<String>> {
     match get(table, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(err(format!("{ctx}: `{key}` must be a string, not {}", other.type_str()))),
+        Some(other) => Err(err(format!(
+            "{ctx}: `{key}` must be a string, not {}",
+            other.type_str()
+        ))),
     }
 }
 
@@ -59,10 +62,16 @@ fn strings(table: &Table, key: &str, ctx: &str) -> Result<Vec<String>> {
             .iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(err(format!("{ctx}: `{key}` must hold strings, not {}", other.type_str()))),
+                other => Err(err(format!(
+                    "{ctx}: `{key}` must hold strings, not {}",
+                    other.type_str()
+                ))),
             })
             .collect(),
-        Some(other) => Err(err(format!("{ctx}: `{key}` must be an array, not {}", other.type_str()))),
+        Some(other) => Err(err(format!(
+            "{ctx}: `{key}` must be an array, not {}",
+            other.type_str()
+        ))),
     }
 }
 
@@ -73,11 +82,17 @@ fn tables<'a>(table: &'a Table, key: &str, ctx: &str) -> Result<Vec<&'a Table>> 
             .iter()
             .map(|v| match v {
                 Value::Table(t) => Ok(t),
-                other => Err(err(format!("{ctx}: `{key}` must hold tables, not {}", other.type_str()))),
+                other => Err(err(format!(
+                    "{ctx}: `{key}` must hold tables, not {}",
+                    other.type_str()
+                ))),
             })
             .collect(),
         Some(Value::Table(t)) => Ok(vec![t]),
-        Some(other) => Err(err(format!("{ctx}: `{key}` must be a table, not {}", other.type_str()))),
+        Some(other) => Err(err(format!(
+            "{ctx}: `{key}` must be a table, not {}",
+            other.type_str()
+        ))),
     }
 }
 
@@ -85,17 +100,24 @@ fn boolean(table: &Table, key: &str, ctx: &str) -> Result<bool> {
     match get(table, key) {
         None => Ok(false),
         Some(Value::Boolean(b)) => Ok(*b),
-        Some(other) => Err(err(format!("{ctx}: `{key}` must be a boolean, not {}", other.type_str()))),
+        Some(other) => Err(err(format!(
+            "{ctx}: `{key}` must be a boolean, not {}",
+            other.type_str()
+        ))),
     }
 }
 
 pub(crate) fn parse(text: &str) -> Result<RuleSet> {
-    let doc: Table = text.parse().map_err(|e: toml::de::Error| err(e.to_string().trim_end()))?;
+    let doc: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(e.to_string().trim_end()))?;
     let mut set = RuleSet::empty();
 
     if let Some(extend) = tables(&doc, "extend", "[extend]")?.first() {
         if get(extend, "path").is_some() || get(extend, "url").is_some() {
-            return Err(err("[extend] path/url is not supported; concatenate the files instead"));
+            return Err(err(
+                "[extend] path/url is not supported; concatenate the files instead",
+            ));
         }
         set.disabled = strings(extend, "disabledRules", "[extend]")?;
     }
@@ -109,7 +131,9 @@ pub(crate) fn parse(text: &str) -> Result<RuleSet> {
     let old = get(&doc, "allowlist").is_some();
     let new = get(&doc, "allowlists").is_some();
     if old && new {
-        return Err(err("[allowlist] is deprecated and cannot be used alongside [[allowlists]]"));
+        return Err(err(
+            "[allowlist] is deprecated and cannot be used alongside [[allowlists]]",
+        ));
     }
     for table in tables(&doc, "allowlist", "[allowlist]")?
         .into_iter()
@@ -125,8 +149,13 @@ pub(crate) fn parse(text: &str) -> Result<RuleSet> {
                 // gitleaks checks this after `extend`; built-in detectors are
                 // valid targets too, so only unknown-everywhere ids fail.
                 let builtin = super::builtin::rules();
-                if !builtin.iter().any(|r| r.id == *target || r.detector == *target) {
-                    return Err(err(format!("allowlist target rule `{target}` does not exist")));
+                if !builtin
+                    .iter()
+                    .any(|r| r.id == *target || r.detector == *target)
+                {
+                    return Err(err(format!(
+                        "allowlist target rule `{target}` does not exist"
+                    )));
                 }
             }
         }
@@ -141,7 +170,9 @@ fn parse_rule(table: &Table) -> Result<Option<Rule>> {
     }
     let ctx = format!("rule `{id}`");
     if !tables(table, "required", &ctx)?.is_empty() {
-        return Err(err(format!("{ctx}: composite rules ([[rules.required]]) are not supported")));
+        return Err(err(format!(
+            "{ctx}: composite rules ([[rules.required]]) are not supported"
+        )));
     }
     if boolean(table, "skipReport", &ctx)? {
         return Ok(None);
@@ -149,14 +180,19 @@ fn parse_rule(table: &Table) -> Result<Option<Rule>> {
     let regex = string(table, "regex", &ctx)?.filter(|r| !r.is_empty());
     let path = string(table, "path", &ctx)?.filter(|p| !p.is_empty());
     if regex.is_none() && path.is_none() {
-        return Err(err(format!("{ctx}: both `regex` and `path` are empty, the rule would have no effect")));
+        return Err(err(format!(
+            "{ctx}: both `regex` and `path` are empty, the rule would have no effect"
+        )));
     }
     let secret_group = match get(table, "secretGroup") {
         None => 0,
         Some(Value::Integer(n)) => usize::try_from(*n)
             .map_err(|_| err(format!("{ctx}: `secretGroup` must not be negative")))?,
         Some(other) => {
-            return Err(err(format!("{ctx}: `secretGroup` must be an integer, not {}", other.type_str())));
+            return Err(err(format!(
+                "{ctx}: `secretGroup` must be an integer, not {}",
+                other.type_str()
+            )));
         }
     };
     let entropy = match get(table, "entropy") {
@@ -164,7 +200,10 @@ fn parse_rule(table: &Table) -> Result<Option<Rule>> {
         Some(Value::Float(f)) => Some(*f),
         Some(Value::Integer(n)) => Some(*n as f64),
         Some(other) => {
-            return Err(err(format!("{ctx}: `entropy` must be a number, not {}", other.type_str())));
+            return Err(err(format!(
+                "{ctx}: `entropy` must be a number, not {}",
+                other.type_str()
+            )));
         }
     }
     .filter(|e| *e != 0.0);
@@ -207,17 +246,30 @@ fn parse_rule(table: &Table) -> Result<Option<Rule>> {
 
 fn parse_allowlist(table: &Table, ctx: &str) -> Result<Allowlist> {
     let ctx = format!("{ctx} allowlist");
-    let and = match string(table, "condition", &ctx)?.unwrap_or_default().to_ascii_uppercase().as_str() {
+    let and = match string(table, "condition", &ctx)?
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+        .as_str()
+    {
         "" | "OR" | "||" => false,
         "AND" | "&&" => true,
-        other => return Err(err(format!("{ctx}: unknown condition `{other}` (expected AND or OR)"))),
+        other => {
+            return Err(err(format!(
+                "{ctx}: unknown condition `{other}` (expected AND or OR)"
+            )));
+        }
     };
-    let regex_target = match string(table, "regexTarget", &ctx)?.unwrap_or_default().as_str() {
+    let regex_target = match string(table, "regexTarget", &ctx)?
+        .unwrap_or_default()
+        .as_str()
+    {
         "" | "secret" => RegexTarget::Secret,
         "match" => RegexTarget::Match,
         "line" => RegexTarget::Line,
         other => {
-            return Err(err(format!("{ctx}: unknown regexTarget `{other}` (expected secret, match or line)")));
+            return Err(err(format!(
+                "{ctx}: unknown regexTarget `{other}` (expected secret, match or line)"
+            )));
         }
     };
     let allowlist = Allowlist {

@@ -25,7 +25,11 @@ pub struct Md5sumsLineError {
 
 impl std::fmt::Display for Md5sumsLineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "md5sums line {}: expected `<32 hex digits>  <path>`", self.line)
+        write!(
+            f,
+            "md5sums line {}: expected `<32 hex digits>  <path>`",
+            self.line
+        )
     }
 }
 
@@ -33,7 +37,9 @@ impl std::error::Error for Md5sumsLineError {}
 
 /// Parses an md5sums file. Empty lines are skipped; a malformed line yields
 /// an error for that line and parsing goes on with the next one.
-pub fn parse_md5sums(data: &[u8]) -> impl Iterator<Item = Result<Md5sumsEntry<'_>, Md5sumsLineError>> {
+pub fn parse_md5sums(
+    data: &[u8],
+) -> impl Iterator<Item = Result<Md5sumsEntry<'_>, Md5sumsLineError>> {
     data.split(|&b| b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.is_empty())
@@ -96,6 +102,12 @@ mod tests {
     #[test]
     fn short_and_pathless_lines_are_errors() {
         let got: Vec<_> = parse_md5sums(b"abc\nd41d8cd98f00b204e9800998ecf8427e  \n").collect();
-        assert_eq!(got, vec![Err(Md5sumsLineError { line: 1 }), Err(Md5sumsLineError { line: 2 })]);
+        assert_eq!(
+            got,
+            vec![
+                Err(Md5sumsLineError { line: 1 }),
+                Err(Md5sumsLineError { line: 2 })
+            ]
+        );
     }
 }

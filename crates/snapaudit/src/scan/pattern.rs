@@ -372,17 +372,26 @@ mod tests {
 
     #[test]
     fn extracts_prefix_inner_and_case_insensitive_literals() {
-        assert_eq!(lits(r"ocid[123]\.[a-z]+"), Some(vec![
-            ("ocid1.".into(), true),
-            ("ocid2.".into(), true),
-            ("ocid3.".into(), true),
-        ]));
-        assert_eq!(lits(r"[a-z]{4}_token_[0-9]+"), Some(vec![("_token_".into(), true)]));
-        assert_eq!(lits(r"(?i)heroku[a-z]*"), Some(vec![("heroku".into(), false)]));
-        assert_eq!(lits(r"(?:AKIA|ASIA)[A-Z]{16}"), Some(vec![
-            ("AKIA".into(), true),
-            ("ASIA".into(), true),
-        ]));
+        assert_eq!(
+            lits(r"ocid[123]\.[a-z]+"),
+            Some(vec![
+                ("ocid1.".into(), true),
+                ("ocid2.".into(), true),
+                ("ocid3.".into(), true),
+            ])
+        );
+        assert_eq!(
+            lits(r"[a-z]{4}_token_[0-9]+"),
+            Some(vec![("_token_".into(), true)])
+        );
+        assert_eq!(
+            lits(r"(?i)heroku[a-z]*"),
+            Some(vec![("heroku".into(), false)])
+        );
+        assert_eq!(
+            lits(r"(?:AKIA|ASIA)[A-Z]{16}"),
+            Some(vec![("AKIA".into(), true), ("ASIA".into(), true),])
+        );
     }
 
     #[test]
@@ -395,8 +404,14 @@ mod tests {
     #[test]
     fn unbounded_repetitions_get_a_bound() {
         let c = compile_rule_regex(r"password=\S+").expect("compiles");
-        assert_eq!(c.max_len, "password=".len() + 1 + UNBOUNDED_REPEAT_CAP as usize);
+        assert_eq!(
+            c.max_len,
+            "password=".len() + 1 + UNBOUNDED_REPEAT_CAP as usize
+        );
         assert!(compile_rule_regex(r"a?").is_err(), "empty match refused");
-        assert!(compile_rule_regex(r"(?:\w+\s*)+").is_err(), "nested unbounded is too long");
+        assert!(
+            compile_rule_regex(r"(?:\w+\s*)+").is_err(),
+            "nested unbounded is too long"
+        );
     }
 }

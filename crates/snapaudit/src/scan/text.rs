@@ -108,7 +108,10 @@ pub fn is_placeholder(value: &[u8]) -> bool {
         return true;
     }
     // `$VAR`, `$1`, `${VAR}`, `$(cmd)`: a shell or template reference.
-    if first == b'$' && v.get(1).is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'{' || b == b'(') {
+    if first == b'$'
+        && v.get(1)
+            .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'{' || b == b'(')
+    {
         return true;
     }
     // `<password>`, `%PASSWORD%`.
@@ -125,8 +128,14 @@ pub fn is_placeholder(value: &[u8]) -> bool {
 
 fn trim_value(value: &[u8]) -> &[u8] {
     let is_trim = |b: &u8| b.is_ascii_whitespace() || *b == b'"' || *b == b'\'';
-    let start = value.iter().position(|b| !is_trim(b)).unwrap_or(value.len());
-    let end = value.iter().rposition(|b| !is_trim(b)).map_or(start, |i| i + 1);
+    let start = value
+        .iter()
+        .position(|b| !is_trim(b))
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !is_trim(b))
+        .map_or(start, |i| i + 1);
     value.get(start..end).unwrap_or(&[])
 }
 
@@ -162,7 +171,13 @@ pub fn redact(secret: &[u8]) -> String {
     let prefix: String = secret
         .iter()
         .take(shown)
-        .map(|&b| if b.is_ascii_graphic() { char::from(b) } else { '.' })
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
         .collect();
     format!("{prefix}{}", redact_suffix(secret))
 }
@@ -329,7 +344,13 @@ mod tests {
 
     #[test]
     fn real_looking_values_are_not_placeholders() {
-        for v in ["hunter2", "Tr0ub4dor&3", "s3cr3t-Pa55", "correcthorsebatterystaple", "admin"] {
+        for v in [
+            "hunter2",
+            "Tr0ub4dor&3",
+            "s3cr3t-Pa55",
+            "correcthorsebatterystaple",
+            "admin",
+        ] {
             assert!(!is_placeholder(v.as_bytes()), "not a placeholder: {v:?}");
         }
     }
@@ -350,7 +371,10 @@ mod tests {
         let r = redact(id.as_bytes());
         assert!(r.starts_with("LTAI\u{2026}(24 chars, sha256:"), "{r}");
         assert!(!r.contains("5tAb"));
-        assert_eq!(r.len(), "LTAI".len() + "\u{2026}".len() + "(24 chars, sha256:abcdef)".len());
+        assert_eq!(
+            r.len(),
+            "LTAI".len() + "\u{2026}".len() + "(24 chars, sha256:abcdef)".len()
+        );
         assert!(redact(b"hunter22").starts_with("h\u{2026}(8 chars"));
         assert!(redact(b"abc").starts_with("\u{2026}(3 chars"));
         assert!(redact(b"\x00\x01\x02\x03abcdefghijklmnopq").starts_with("....\u{2026}"));
@@ -375,9 +399,15 @@ mod tests {
     #[test]
     fn base64_decodes_with_escapes_and_whitespace() {
         assert_eq!(b64_decode_prefix(b"aGVsbG8=", B64::Standard, 64), b"hello");
-        assert_eq!(b64_decode_prefix(b"aGVs\\nbG8", B64::Standard, 64), b"hello");
+        assert_eq!(
+            b64_decode_prefix(b"aGVs\\nbG8", B64::Standard, 64),
+            b"hello"
+        );
         assert_eq!(b64_decode_prefix(b"aGVs\nbG8", B64::Standard, 3), b"hel");
-        assert_eq!(b64_decode_prefix(b"eyJhbGciOiJIUzI1NiJ9", B64::UrlSafe, 64), br#"{"alg":"HS256"}"#);
+        assert_eq!(
+            b64_decode_prefix(b"eyJhbGciOiJIUzI1NiJ9", B64::UrlSafe, 64),
+            br#"{"alg":"HS256"}"#
+        );
         assert_eq!(b64_decode_prefix(b"!!!", B64::Standard, 64), b"");
     }
 }
