@@ -17,11 +17,12 @@ const CLOUD_KEY: &str = "secret.cloud-access-key";
 const TOKEN: &str = "secret.token";
 const PASSWORD: &str = "secret.password";
 
-/// Key names of a password assignment, for `(?i)` regexes: anything ending in
-/// `password`/`passwd`/`passphrase` (`DB_PASSWORD`, `adminpassword`), or
-/// `pass`/`pwd` alone or after a separator (`pass`, `smtp_pass`, `db.pwd`),
-/// but not `bypass`/`compass` (the rule's `word_start` check) or `PWD`.
-const PASSWORD_KEY: &str = r"(?:[A-Za-z0-9_.-]{0,32}(?:password|passwd|passphrase)|(?:[A-Za-z0-9]{1,32}[_.-])?pass|[A-Za-z0-9]{1,32}[_.-]pwd)";
+/// The keyword of a password assignment. The regexes start with it (so the
+/// regex engine's own literal search applies); the key around it —
+/// `DB_PASSWORD`, `smtp_pass`, `adminpassword`, but not `bypass` or `PWD` —
+/// is checked in code (`Check::PasswordAssignment`), which is much faster
+/// than a regex prefix like `[A-Za-z0-9_.-]{0,32}`.
+const PASSWORD_WORD: &str = r"(?:password|passwd|passphrase|pass|pwd)";
 
 /// Alibaba Cloud AccessKey ID: `LTAI` and 12 or 20 alphanumerics.
 const LTAI_ID: &str = r"\bLTAI[A-Za-z0-9]{12}(?:[A-Za-z0-9]{8})?\b";
@@ -252,7 +253,7 @@ fn passwords() -> Vec<Rule> {
         )
         .detector("wpa-psk")
         .describe("Wi-Fi pre-shared key in a wpa_supplicant configuration")
-        .anchors(&["psk"]),
+        .anchors(&["psk=", "psk ", "psk\t"]),
         Rule::new(
             PASSWORD,
             r"\[wifi-security\][^\[]{0,2048}?\n[ \t]{0,16}psk[ \t]{0,4}=[ \t]{0,4}([^\r\n]{8,64})",
@@ -297,23 +298,23 @@ fn passwords() -> Vec<Rule> {
         Rule::new(
             PASSWORD,
             &format!(
-                r#"(?i)["']?{PASSWORD_KEY}["']?[ \t]{{0,4}}(?:=|:=|:|=>)[ \t]{{0,4}}(?:"([^"\r\n]{{1,256}})"|'([^'\r\n]{{1,256}})')"#
+                r#"(?i){PASSWORD_WORD}["']?[ \t]{{0,4}}(?:=|:=|:|=>)[ \t]{{0,4}}(?:"([^"\r\n]{{1,256}})"|'([^'\r\n]{{1,256}})')"#
             ),
         )
         .detector("config-password")
         .describe("quoted password in a configuration assignment")
-        .keywords(&["pass", "pwd"])
-        .word_start(),
+        .keywords(&["pass", "_pwd", ".pwd", "-pwd"])
+        .check(Check::PasswordAssignment { line_start: false }),
         Rule::new(
             PASSWORD,
             &format!(
-                r#"(?im)^[ \t]{{0,16}}(?:export[ \t]{{1,4}}|set[ \t]{{1,4}})?["']?{PASSWORD_KEY}["']?[ \t]{{0,4}}(?:=|:=|:|=>)[ \t]{{0,4}}([^\s"'#;][^\s"';]{{0,255}})[ \t]{{0,16}}(?:[#;][^\n]{{0,512}})?\r?$"#
+                r#"(?i){PASSWORD_WORD}["']?[ \t]{{0,4}}(?:=|:=|:|=>)[ \t]{{0,4}}([^\s"'#;][^\s"';]{{0,255}})"#
             ),
         )
         .detector("config-password")
-        .describe("password in a configuration assignment")
-        .keywords(&["pass", "pwd"])
-        .check(Check::ConfigValue),
+        .describe("password in a configuration assignment (the key starts the line, the value ends it)")
+        .keywords(&["pass", "_pwd", ".pwd", "-pwd"])
+        .check(Check::PasswordAssignment { line_start: true }),
     ]
 }
 

@@ -141,6 +141,89 @@ pub(crate) fn service_account_near(hay: &[u8], start: usize, end: usize) -> bool
         .is_some_and(|w| memmem::find(w, b"\"service_account\"").is_some())
 }
 
+/// Where the key of a password assignment starts, given the offset of its
+/// keyword (`password`, `pass`, …) in `hay`; `None` if the key is not a
+/// password key (`bypass`, `compass`, `PWD`, a 40-character identifier) or,
+/// with `line_start`, does not begin its line.
+pub(crate) fn password_key_start(hay: &[u8], keyword_at: usize, line_start: bool) -> Option<usize> {
+    const LONG: [&[u8]; 3] = [b"password", b"passwd", b"passphrase"];
+    let rest = hay.get(keyword_at..)?;
+    let long = LONG.iter().any(|w| {
+        rest.get(..w.len())
+            .is_some_and(|r| r.eq_ignore_ascii_case(w))
+    });
+    let is_pwd = rest
+        .get(..3)
+        .is_some_and(|r| r.eq_ignore_ascii_case(b"pwd"));
+    let is_key = |b: &u8| b.is_ascii_alphanumeric() || b"_.-".contains(b);
+    let mut key_start = keyword_at;
+    while key_start > 0 && hay.get(key_start - 1).is_some_and(is_key) {
+        key_start -= 1;
+        if keyword_at - key_start > 32 {
+            return None;
+        }
+    }
+    let prefix = hay.get(key_start..keyword_at)?;
+    if !long {
+        // `pass`/`pwd` alone or after a separator: `smtp_pass`, not `bypass`;
+        // `pwd` never alone (`PWD=/home/user` is the working directory).
+        let separated = prefix.last().is_some_and(|b| b"_.-".contains(b));
+        if !(separated || (prefix.is_empty() && !is_pwd)) {
+            return None;
+        }
+        if !prefix.is_empty() && !prefix.iter().any(u8::is_ascii_alphanumeric) {
+            return None;
+        }
+    }
+    let mut start = key_start;
+    if start > 0
+        && hay
+            .get(start - 1)
+            .is_some_and(|b| *b == b'"' || *b == b'\'')
+    {
+        start -= 1;
+    }
+    if line_start {
+        let mut i = start;
+        let mut blanks = 0;
+        while i > 0 && hay.get(i - 1).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            i -= 1;
+            blanks += 1;
+        }
+        for word in [&b"export"[..], b"set"] {
+            if blanks > 0
+                && i >= word.len()
+                && hay
+                    .get(i - word.len()..i)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(word))
+            {
+                i -= word.len();
+                blanks = 0;
+                while i > 0 && hay.get(i - 1).is_some_and(|b| *b == b' ' || *b == b'\t') {
+                    i -= 1;
+                    blanks += 1;
+                }
+                break;
+            }
+        }
+        if blanks > 16 || !(i == 0 || hay.get(i - 1) == Some(&b'\n')) {
+            return None;
+        }
+    }
+    Some(start)
+}
+
+/// After an unquoted value: only blanks, then the end of the line (or of
+/// the data) or a `#`/`;` comment.
+pub(crate) fn value_ends_line(hay: &[u8], value_end: usize) -> bool {
+    let rest = hay.get(value_end..).unwrap_or(&[]);
+    let blanks = rest
+        .iter()
+        .take_while(|b| **b == b' ' || **b == b'\t')
+        .count();
+    blanks <= 16 && rest.get(blanks).is_none_or(|b| b"\r\n#;".contains(b))
+}
+
 /// An unquoted configuration value that is a literal, not code or YAML
 /// syntax: `self.password`, `getpass()`, `args[0]`, `*alias`, `!vault |`,
 /// `password,` are refused.
@@ -213,6 +296,29 @@ mod tests {
         assert!(!config_value_ok(b"password,"));
         assert!(config_value_ok(b"hunter2"));
         assert!(config_value_ok(b"S3cr3t.Pa55!"));
+    }
+
+    #[test]
+    fn password_keys() {
+        let at = |text: &[u8], line: bool| {
+            let kw = text
+                .windows(3)
+                .position(|w| w.eq_ignore_ascii_case(b"pas") || w.eq_ignore_ascii_case(b"pwd"))
+                .unwrap_or(0);
+            password_key_start(text, kw, line)
+        };
+        assert_eq!(at(b"DB_PASSWORD=x", true), Some(0));
+        assert_eq!(at(b"  export PGPASSWORD=x", true), Some(9));
+        assert_eq!(at(b"x = 1\n  smtp_pass: y", true), Some(8));
+        assert_eq!(at(b"{\"password\": 1", false), Some(1));
+        assert_eq!(at(b"bypass=1", false), None);
+        assert_eq!(at(b"PWD=/x", false), None);
+        assert_eq!(at(b"db_pwd=1", false), Some(0));
+        assert_eq!(at(b"foo password=1", true), None);
+        assert_eq!(at(b"foo password=1", false), Some(4));
+        assert!(value_ends_line(b"v  # c", 1));
+        assert!(value_ends_line(b"v", 1));
+        assert!(!value_ends_line(b"v files", 1));
     }
 
     #[test]

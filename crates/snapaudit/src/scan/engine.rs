@@ -32,13 +32,14 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::AhoCorasick;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, meta};
 
 use super::builtin::private_key_severity;
 use super::checks;
 use super::pattern::{self, Lit};
+use super::prefilter::{LowerBlock, Prefilter};
 use super::rule::{Allowlist, Check, RegexTarget, RuleSet};
 use super::text::{LineCounter, is_placeholder, redact, redact_suffix, shannon_entropy};
 use crate::report::Severity;
@@ -128,106 +129,6 @@ struct CompiledRule {
     anchored: bool,
 }
 
-/// One rule attached to a prefilter pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Entry {
-    rule: u32,
-    /// For case-sensitive anchors: the bytes the hit must equal.
-    exact: Option<Box<[u8]>>,
-}
-
-/// The Aho-Corasick prefilter over every rule's anchors.
-#[derive(Debug)]
-struct Prefilter {
-    ac: Option<AhoCorasick>,
-    /// Per automaton pattern: the rules to run around a hit.
-    entries: Vec<Vec<Entry>>,
-    longest: usize,
-}
-
-impl Prefilter {
-    /// The automaton is ASCII case-insensitive over lowercased anchors;
-    /// case-sensitive anchors are verified byte for byte after a hit, which
-    /// costs nothing on the (rare) hits and keeps one pass over the data.
-    ///
-    /// It searches leftmost-longest and restarts one byte after each hit's
-    /// start, so every position where some anchor starts is visited; the
-    /// shorter anchors starting at the same position are prefixes of the
-    /// longest one, so each pattern also carries the entries of its
-    /// prefixes. This finds every occurrence of every anchor, like an
-    /// overlapping search, while keeping the fast leftmost search path.
-    fn build(anchors: Vec<(Lit, u32)>) -> Result<Prefilter> {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut entries: Vec<Vec<Entry>> = Vec::new();
-        for (lit, rule) in anchors {
-            let lower = lit.bytes.to_ascii_lowercase();
-            let entry = Entry {
-                rule,
-                exact: lit.exact.then(|| lit.bytes.clone().into_boxed_slice()),
-            };
-            let idx = match patterns.iter().position(|p| *p == lower) {
-                Some(i) => i,
-                None => {
-                    patterns.push(lower);
-                    entries.push(Vec::new());
-                    patterns.len() - 1
-                }
-            };
-            if let Some(list) = entries.get_mut(idx) {
-                if !list.contains(&entry) {
-                    list.push(entry);
-                }
-            }
-        }
-        let mut closed = entries.clone();
-        for (i, p) in patterns.iter().enumerate() {
-            for (j, q) in patterns.iter().enumerate() {
-                if i != j && p.starts_with(q) {
-                    for e in entries.get(j).into_iter().flatten() {
-                        if let Some(list) = closed.get_mut(i) {
-                            if !list.contains(e) {
-                                list.push(e.clone());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
-        let ac = if patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::LeftmostLongest)
-                    .build(&patterns)
-                    .map_err(|e| {
-                        Error::invalid(format!("rules: cannot build the prefilter: {e}"))
-                    })?,
-            )
-        };
-        Ok(Prefilter {
-            ac,
-            entries: closed,
-            longest,
-        })
-    }
-
-    /// The next anchor hit starting at or after `from` and before `to`:
-    /// `(start, end, pattern)`.
-    fn next_hit(&self, hay: &[u8], from: usize, to: usize) -> Option<(usize, usize, usize)> {
-        let ac = self.ac.as_ref()?;
-        if from >= to {
-            return None;
-        }
-        let end = to.saturating_add(self.longest).min(hay.len());
-        let input = aho_corasick::Input::new(hay).span(from..end);
-        let m = ac.find(input)?;
-        (m.start() < to).then(|| (m.start(), m.end(), m.pattern().as_usize()))
-    }
-}
-
 /// Distinguishes scanners so that a [`Scratch`] made for one is never used
 /// with another's regex caches.
 static NEXT_SCANNER_ID: AtomicU64 = AtomicU64::new(1);
@@ -262,6 +163,7 @@ pub struct Scratch {
     out: Vec<Candidate>,
     recent: Vec<(u32, usize, usize)>,
     lines: LineCounter,
+    block: LowerBlock,
 }
 
 impl Scratch {
@@ -284,6 +186,7 @@ impl Scratch {
         self.out.clear();
         self.recent.clear();
         self.lines = LineCounter::new();
+        self.block.valid = false;
     }
 }
 
@@ -640,12 +543,12 @@ impl Scanner {
         }
 
         let mut pos = ctx_start;
-        while let Some((s, e, pid)) = self.prefilter.next_hit(hay, pos, hits_end) {
+        while let Some((s, e, pid)) =
+            self.prefilter
+                .next_hit(hay, pos, hits_end, &mut scratch.block)
+        {
             pos = s + 1;
-            let Some(list) = self.prefilter.entries.get(pid) else {
-                continue;
-            };
-            for entry in list {
+            for entry in self.prefilter.entries(pid) {
                 let i = entry.rule as usize;
                 if !scratch.enabled.get(i).copied().unwrap_or(false) {
                     continue;
@@ -693,7 +596,8 @@ impl Scanner {
                     .map(|&(ws, _)| ws)
                     .min()
                     .unwrap_or(usize::MAX)
-                    .min(pos.saturating_sub(self.max_regex_len));
+                    .min(pos.saturating_sub(self.max_regex_len))
+                    .saturating_sub(Check::KEY_REACH);
                 self.emit(scratch, hay, &report, low, sink);
             }
         }
@@ -750,7 +654,7 @@ impl Scanner {
         &self,
         scratch: &mut Scratch,
         i: usize,
-        start: usize,
+        mut start: usize,
         end: usize,
         hay: &[u8],
         path: Option<&str>,
@@ -810,8 +714,12 @@ impl Scanner {
                     return None;
                 }
             }
-            Check::ConfigValue => {
-                if !checks::config_value_ok(hay.get(ss..se)?) {
+            Check::PasswordAssignment { line_start } => {
+                start = checks::password_key_start(hay, start, line_start)?;
+                if line_start
+                    && !(checks::value_ends_line(hay, se)
+                        && checks::config_value_ok(hay.get(ss..se)?))
+                {
                     return None;
                 }
             }

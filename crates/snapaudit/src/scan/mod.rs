@@ -23,6 +23,7 @@ mod engine;
 mod gitleaks;
 pub mod md5sums;
 mod pattern;
+mod prefilter;
 mod rule;
 mod stream;
 mod text;

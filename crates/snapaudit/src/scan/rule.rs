@@ -32,10 +32,14 @@ pub enum Check {
     /// A GCP service-account key: `"type": "service_account"` must occur
     /// within [`Check::SERVICE_ACCOUNT_REACH`] bytes of the match.
     ServiceAccount,
-    /// A bare (unquoted) configuration value: refuse values that look like
-    /// code (`self.password`, `getpass()`, `args[0]`) or YAML syntax
-    /// (`*alias`, `|`, `!vault`).
-    ConfigValue,
+    /// The match starts with a password keyword (`password`, `passwd`,
+    /// `passphrase`, `pass`, `pwd`): extend it back over the key
+    /// (`DB_PASSWORD`, `smtp_pass`; `pass`/`pwd` only whole or after a
+    /// separator, so not `bypass` or `PWD`). With `line_start`, the key must
+    /// begin its line (after indentation, `export ` or `set `), the value
+    /// must end it (a comment may follow), and the value must not look like
+    /// code (`self.password`, `getpass()`) or YAML syntax (`*alias`, `!vault`).
+    PasswordAssignment { line_start: bool },
 }
 
 impl Check {
@@ -44,6 +48,10 @@ impl Check {
     /// The longest private key block (header to `-----END …-----`) the
     /// private-key check follows. An RSA-8192 PEM key is about 6.5 KiB.
     pub const KEY_BLOCK_MAX: usize = 16 * 1024;
+    /// How far the password-assignment check looks around the keyword: the
+    /// key prefix (32), a quote, indentation (16) and `export `, or the rest
+    /// of the line after the value (16 blanks and one byte).
+    pub const KEY_REACH: usize = 64;
 
     /// Bytes beyond the regex match that the check may read or extend the
     /// match over: chunked callers must overlap by at least this plus the
@@ -52,6 +60,7 @@ impl Check {
         match self {
             Check::PrivateKey => Check::KEY_BLOCK_MAX,
             Check::ServiceAccount => Check::SERVICE_ACCOUNT_REACH,
+            Check::PasswordAssignment { .. } => Check::KEY_REACH,
             _ => 0,
         }
     }
