@@ -31,11 +31,10 @@ impl Rng {
     }
 }
 
-/// Lines typical of a Linux root filesystem: logs, configs, scripts, docs.
-const LINES: &[&str] = &[
+/// Lines typical of a Linux root filesystem with no anchor of any rule.
+const PLAIN: &[&str] = &[
     "Jan 12 10:00:01 web-1 sshd[1234]: Accepted publickey for deploy from 10.0.0.7 port 52144 ssh2\n",
     "Jan 12 10:00:02 web-1 systemd[1]: Started Session 42 of user deploy.\n",
-    "deb https://deb.debian.org/debian bookworm main contrib non-free-firmware\n",
     "    def handle(self, request, *args, **kwargs):\n",
     "        return self.render(request, template_name='index.html')\n",
     "import os, sys, json\n",
@@ -43,14 +42,19 @@ const LINES: &[&str] = &[
     "# This program is free software; you can redistribute it and/or modify\n",
     "#   it under the terms of the GNU General Public License as published by\n",
     "if [ -f /etc/default/locale ]; then . /etc/default/locale; fi\n",
+    "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
+    "  <dependency><groupId>org.example</groupId><artifactId>core</artifactId></dependency>\n",
+    "{\"name\": \"demo\", \"version\": \"1.2.3\", \"description\": \"a small package\"}\n",
+];
+
+/// Lines that contain anchors (`://`, `pass`, `secret`) but no secret.
+const ANCHORED: &[&str] = &[
+    "deb https://deb.debian.org/debian bookworm main contrib non-free-firmware\n",
     "PasswordAuthentication no\nPermitRootLogin prohibit-password\n",
     "passwd:         files systemd\ngroup:          files systemd\n",
     "The password must be at least 12 characters long and is never stored.\n",
     "See https://www.gnu.org/licenses/ for the full text of the license.\n",
     "static const char *secret_key_path = \"/etc/app/secret.key\";\n",
-    "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n",
-    "  <dependency><groupId>org.example</groupId><artifactId>core</artifactId></dependency>\n",
-    "{\"name\": \"demo\", \"version\": \"1.2.3\", \"description\": \"a small package\"}\n",
 ];
 
 const STRINGS: &[&str] = &[
@@ -67,11 +71,17 @@ fn synthetic(size: usize) -> Vec<u8> {
     let mut data = Vec::with_capacity(size + 4096);
     while data.len() < size {
         match rng.next() % 10 {
-            // 60 %: text, 64 KiB at a time.
+            // 60 %: text, 64 KiB at a time; one line in 64 has an anchor
+            // (about one hit per 4 KiB, like a real root filesystem).
             0..=5 => {
                 let end = data.len() + 65536;
                 while data.len() < end {
-                    data.extend_from_slice(rng.pick(LINES).as_bytes());
+                    let lines = if rng.next() & 63 == 0 {
+                        ANCHORED
+                    } else {
+                        PLAIN
+                    };
+                    data.extend_from_slice(rng.pick(lines).as_bytes());
                 }
             }
             // 20 %: random binary (compressed or encrypted data).
@@ -86,7 +96,7 @@ fn synthetic(size: usize) -> Vec<u8> {
             _ => {
                 let end = data.len() + 65536;
                 while data.len() < end {
-                    if rng.next() % 4 == 0 {
+                    if rng.next() & 3 == 0 {
                         data.extend_from_slice(rng.pick(STRINGS).as_bytes());
                     } else {
                         data.extend_from_slice(&(rng.next() & 0x0000_00ff_0000_00ff).to_le_bytes());
@@ -131,18 +141,21 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
-    let text: Vec<u8> = LINES
+    // Worst case: every other line has an anchor and the rules' regexes
+    // run over most of the text.
+    let dense: Vec<u8> = PLAIN
         .iter()
+        .zip(ANCHORED.iter().cycle())
+        .flat_map(|(a, b)| [*a, *b])
         .cycle()
-        .take(64 * 1024)
+        .take(128 * 1024)
         .flat_map(|l| l.bytes())
-        .take(SIZE_BYTES)
         .collect();
-    group.throughput(Throughput::Bytes(text.len() as u64));
-    group.bench_function("builtin_text_only", |b| {
+    group.throughput(Throughput::Bytes(dense.len() as u64));
+    group.bench_function("builtin_anchor_dense_text", |b| {
         b.iter(|| {
             let mut n = 0usize;
-            scanner.scan(&text, None, &mut |_| n += 1);
+            scanner.scan(&dense, None, &mut |_| n += 1);
             n
         })
     });

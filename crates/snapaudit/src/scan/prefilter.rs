@@ -28,6 +28,9 @@ const TEDDY_MIN_LEN: usize = 4;
 /// cache, large enough that per-block overhead does not show.
 const LOWER_BLOCK: usize = 64 * 1024;
 
+/// An anchor occurrence: `(start, end, pattern id)`.
+type Hit = (usize, usize, usize);
+
 /// One rule attached to an anchor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
@@ -139,7 +142,7 @@ impl Prefilter {
 
     /// First occurrence of stream `k` in `block` at or after `rel`:
     /// `(start, end, pattern)` relative to the block.
-    fn find_in(&self, k: usize, bytes: &[u8], rel: usize) -> Option<(usize, usize, usize)> {
+    fn find_in(&self, k: usize, bytes: &[u8], rel: usize) -> Option<Hit> {
         if k == 0 {
             let ac = self.ac.as_ref()?;
             let m = ac.find(aho_corasick::Input::new(bytes).span(rel..bytes.len()))?;
@@ -161,13 +164,13 @@ impl Prefilter {
         mut from: usize,
         to: usize,
         block: &mut LowerBlock,
-    ) -> Option<(usize, usize, usize)> {
+    ) -> Option<Hit> {
         while from < to {
             if !(block.valid && block.start <= from && from < block.end) {
                 block.load(hay, from, to, self.longest, self.streams());
             }
             let rel = from - block.start;
-            let mut best: Option<(usize, usize, usize)> = None;
+            let mut best: Option<Hit> = None;
             for k in 0..self.streams() {
                 // Each stream's next occurrence is cached until `from`
                 // passes it, so a frequent anchor does not make a rare one
@@ -207,14 +210,26 @@ impl Prefilter {
 /// A lowercased copy of `hay[start..end + longest anchor - 1]`: occurrences
 /// that start before `end` are complete in it. Lives in the per-worker
 /// scratch so that it is allocated once.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct LowerBlock {
     pub(crate) valid: bool,
     start: usize,
     end: usize,
     bytes: Vec<u8>,
     /// Per stream: the block offset a search started from and what it found.
-    next: Vec<Option<(usize, Option<(usize, usize, usize)>)>>,
+    next: Vec<Option<(usize, Option<Hit>)>>,
+}
+
+/// Without the bytes: they are scanned data and may hold a secret.
+impl std::fmt::Debug for LowerBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LowerBlock")
+            .field("valid", &self.valid)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl LowerBlock {
