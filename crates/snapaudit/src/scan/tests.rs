@@ -905,6 +905,11 @@ fn secrets_across_chunk_boundaries_are_found_once() {
                 .step_by(41)
                 .collect(),
         ),
+        // The password rules extend their match back over the key name.
+        (
+            format!("\n  export DB_PASSWORD={}\n", pw(&mut g)),
+            (boundary - 40..boundary + 5).step_by(3).collect(),
+        ),
     ];
     for (secret_text, offsets) in planted {
         for at in offsets {
