@@ -1,1 +1,38 @@
-//! scan: see DESIGN.md.
+//! Sensitive-data scanner: the `secret.*` content rules of RULES.md, custom
+//! rules in gitleaks' TOML format, and the engine that runs them over bytes.
+//!
+//! ```text
+//! RuleSet::builtin() ─┐
+//!                     ├─ merge ─ Scanner::new ─┬─ scan(buffer)            whole file / mapped run
+//! from_gitleaks_toml ─┘                        ├─ scan_range(chunk, range) chunked callers
+//!                                              └─ StreamScan::push/finish  pieces (extents, free runs)
+//! ```
+//!
+//! The engine looks for every rule's anchors (keywords or literals) with one
+//! Aho-Corasick automaton and runs a rule's regex only in a window of its
+//! maximum match length around each hit (see [`Scanner`] and the `engine`
+//! module docs); regexes have byte semantics like gitleaks
+//! (`unicode(false)`). A [`Match`] carries offsets and redacted evidence,
+//! never the secret: see [`redact`].
+//!
+//! File mode and unallocated mode (issue 7) are built on this API.
+
+mod builtin;
+mod checks;
+mod engine;
+mod gitleaks;
+pub mod md5sums;
+mod pattern;
+mod prefilter;
+mod rule;
+mod stream;
+mod text;
+
+pub use engine::{Match, Scanner, Scratch};
+pub use md5sums::{Md5sumsEntry, Md5sumsLineError, parse_md5sums};
+pub use rule::{Allowlist, Check, Keyword, RegexTarget, Rule, RuleSet};
+pub use stream::{DEFAULT_CHUNK_BYTES, StreamScan};
+pub use text::{LineCounter, count_newlines, is_placeholder, line_of, redact, shannon_entropy};
+
+#[cfg(test)]
+mod tests;
