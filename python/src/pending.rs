@@ -16,8 +16,19 @@ use crate::errors::{Failure, Native};
 ///
 /// Wiring (issue 3): `Ok(snapaudit::check_image(path, profile, scan)?)`.
 pub(crate) fn check_image(path: &Path, profile: &str, scan: bool) -> Native<Report> {
-    let _ = (path, profile, scan);
-    Err(Failure::NotWired("check lands with issue 3"))
+    let options = snapaudit::rules::CheckOptions {
+        profile: snapaudit::rules::Profile::by_name(profile)?,
+        scan: if scan {
+            snapaudit::rules::ScanPolicy::Scan
+        } else {
+            snapaudit::rules::ScanPolicy::Skip
+        },
+    };
+    let image = snapaudit::image::Image::open(path)?;
+    let mut report = snapaudit::rules::check(&image, &options)?;
+    // As the CLI does: the path as the caller wrote it.
+    report.image.path = path.display().to_string();
+    Ok(report)
 }
 
 /// The sensitive-data scan alone (data disks: no boot rules).
