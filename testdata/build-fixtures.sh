@@ -294,8 +294,10 @@ layout_gpt_4k() {
     ROOT_PARTUUID=$(mkuuid "$FX/p1")
     rm -f "$IMG"
     truncate -s $((2 * MiB + SYS_SIZE)) "$IMG"
-    printf 'g\nn\n1\n256\n+%sK\nx\ni\n%s\nu\n%s\nn\nroot\nr\nw\n' \
-        $((SYS_SIZE / 1024 - 4)) "$guid" "$ROOT_PARTUUID" |
+    # First and last sector given explicitly (a +size would be rounded
+    # down to the 1 MiB grain).
+    printf 'g\nn\n1\n256\n%s\nx\ni\n%s\nu\n%s\nn\nroot\nr\nw\n' \
+        $((256 + SYS_SIZE / 4096 - 1)) "$guid" "$ROOT_PARTUUID" |
         fdisk -b 4096 "$IMG" >/dev/null 2>&1 || die "fdisk -b 4096 failed"
     meta table gpt
     meta sector_size 4096
@@ -1540,7 +1542,9 @@ fx_fs_block_1k() {
 fx_fs_block_64k() {
     begin fs-block-64k
     MK_BS=65536
-    sys_mbr
+    # The smallest journal is 1024 blocks (64 MiB here): 256 MiB keeps more
+    # than 64 MiB free, as fs.free-space wants.
+    SYS_SIZE=$((256 * MiB)) sys_mbr
 }
 
 fx_fs_inline_data() {

@@ -789,6 +789,9 @@ EOF
 # rootfs_cached DISTRO DIR: the same tree as rootfs_DISTRO, built once per
 # variant under $RF_CACHE with placeholder UUIDs and copied (a fixture build
 # makes dozens of near-identical trees; forks dominate the build time).
+# Placeholders as long as what replaces them: grubenv is a fixed-size block.
+RF_ROOT_PLACEHOLDER=@ROOT_UUID@@@@@@@@@@@@@@@@@@@@@@@@@@
+RF_EFI_PLACEHOLDER=@EFI_UID@
 rootfs_cached() {
     local distro=$1 dir=$2 key
     key="$distro-${RF_TABLE:-msdos}-${RF_USRMERGE:-1}-${RF_EFI_UUID:+esp}"
@@ -799,8 +802,8 @@ rootfs_cached() {
         local tmp
         tmp=$(mktemp -d "$RF_CACHE/$key.XXXXXX")
         (
-            RF_ROOT_UUID=@ROOT_UUID@
-            [ -n "${RF_EFI_UUID:-}" ] && RF_EFI_UUID=@EFI_UUID@
+            RF_ROOT_UUID=$RF_ROOT_PLACEHOLDER
+            [ -n "${RF_EFI_UUID:-}" ] && RF_EFI_UUID=$RF_EFI_PLACEHOLDER
             RF_OWNERS=$tmp.owners
             : >"$RF_OWNERS"
             "rootfs_$distro" "$tmp/tree"
@@ -812,8 +815,8 @@ rootfs_cached() {
     rm -rf "$dir"
     cp -a "$RF_CACHE/$key" "$dir"
     cat "$RF_CACHE/$key.owners" >>"$RF_OWNERS"
-    grep -rlF -e @ROOT_UUID@ -e @EFI_UUID@ "$dir" | while IFS= read -r f; do
-        sed -i -e "s/@ROOT_UUID@/$RF_ROOT_UUID/g" -e "s/@EFI_UUID@/${RF_EFI_UUID:-}/g" "$f"
+    grep -rlF -e "$RF_ROOT_PLACEHOLDER" -e "$RF_EFI_PLACEHOLDER" "$dir" | while IFS= read -r f; do
+        sed -i -e "s/$RF_ROOT_PLACEHOLDER/$RF_ROOT_UUID/g" -e "s/$RF_EFI_PLACEHOLDER/${RF_EFI_UUID:-}/g" "$f"
     done
     RF_DIR=$dir
     case $distro in rhel8) RF_USRMERGE=1 ;; centos6) RF_USRMERGE=0 ;; esac
