@@ -35,8 +35,8 @@ need_tools \
     sfdisk:fdisk fdisk:fdisk sgdisk:gdisk mkfs.vfat:dosfstools \
     mkswap:util-linux flock:util-linux blkid:util-linux \
     mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin \
-    python3:python3-minimal md5sum:coreutils sha256sum:coreutils truncate:coreutils \
-    dd:coreutils find:findutils
+    python3:python3 md5sum:coreutils sha256sum:coreutils truncate:coreutils od:coreutils \
+    dd:coreutils find:findutils xargs:findutils awk:mawk
 
 # --- lock and stamp ----------------------------------------------------------
 
@@ -79,7 +79,6 @@ BIOS_BOOT=21686148-6449-6E6F-744E-656564454649
 ESP=C12A7328-F81F-11D2-BA4B-00A0C93EC93B
 LINUX_FS=0FC63DAF-8483-4772-8E79-3D69D8477DE4
 LINUX_ROOT_X86_64=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709
-LINUX_SWAP=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F
 
 # begin NAME: start a fixture; resets the recipe hooks.
 begin() {
@@ -129,6 +128,7 @@ part_meta() {
 }
 
 finish() {
+    # shellcheck disable=SC2086 # PARTS is a list of numbers
     meta parts "$(printf '%s\n' $PARTS | sort -n | tr '\n' ' ' | sed 's/ $//')"
     meta image_size_bytes "$(stat -c %s "$IMG")"
 }
@@ -669,6 +669,7 @@ fx_sys_bls_rhel8() {
 
 legacy_fs_args() {
     # CentOS 6's mke2fs: no metadata_csum (uninit_bg instead), 256-byte inodes.
+    # shellcheck disable=SC2054 # one -O argument with a feature list
     MKFS_ARGS=(-O ^metadata_csum,uninit_bg)
 }
 
@@ -883,6 +884,7 @@ fx_sys_64bit() {
 
 fx_sys_project_quota() {
     begin sys-project-quota
+    # shellcheck disable=SC2054 # one -O argument with a feature list
     MKFS_ARGS=(-O quota,project)
     MK_EXT=quotatype=usrquota:grpquota:prjquota
     plant_last() {
@@ -984,30 +986,29 @@ EOF
 fx_dirty_secrets() {
     begin dirty-secrets
     plant_tree() {
-        local u=home/user
-        sec rsa-pem "$FX/id_rsa" | w $u/.ssh/id_rsa 0600
-        sec ssh-rsa "$FX/id_rsa" --comment user@debian --pub "$TREE/$u/.ssh/id_rsa.pub" >/dev/null
-        sec ssh-ed25519 "$FX/id_ed25519" --encrypted --comment user@debian --pub "$TREE/$u/.ssh/id_ed25519.pub" |
-            w $u/.ssh/id_ed25519 0600
-        w $u/deploy/aliyun.env 0600 <<EOF
+        sec rsa-pem "$FX/id_rsa" | w home/user/.ssh/id_rsa 0600
+        sec ssh-rsa "$FX/id_rsa" --comment user@debian --pub "$TREE/home/user/.ssh/id_rsa.pub" >/dev/null
+        sec ssh-ed25519 "$FX/id_ed25519" --encrypted --comment user@debian --pub "$TREE/home/user/.ssh/id_ed25519.pub" |
+            w home/user/.ssh/id_ed25519 0600
+        w home/user/deploy/aliyun.env 0600 <<EOF
 # Alibaba Cloud credentials for the OSS backup job
 ALIBABA_CLOUD_ACCESS_KEY_ID=$(sec ali-key-id "$FX/ali")
 ALIBABA_CLOUD_ACCESS_KEY_SECRET=$(sec ali-secret "$FX/ali")
 OSS_BUCKET=backup-prod
 EOF
-        w $u/deploy/aws.env 0600 <<EOF
+        w home/user/deploy/aws.env 0600 <<EOF
 # S3 mirror
 AWS_ACCESS_KEY_ID=$(sec aws-key-id "$FX/aws")
 aws_secret_access_key = $(sec aws-secret "$FX/aws")
 AWS_DEFAULT_REGION=eu-west-1
 EOF
-        w $u/deploy/ci.sh 0755 <<EOF
+        w home/user/deploy/ci.sh 0755 <<EOF
 #!/bin/sh
 set -e
 export GITHUB_TOKEN=$(sec github "$FX/gh")
 git clone https://github.com/example/app.git /srv/app
 EOF
-        w $u/deploy/session.txt 0600 <<EOF
+        w home/user/deploy/session.txt 0600 <<EOF
 Authorization: Bearer $(sec jwt "$FX/jwt")
 EOF
         w opt/app/config.yml <<EOF
@@ -1023,10 +1024,10 @@ host = smtp.internal
 user = noreply
 password = $(sec password "$FX/ini")
 EOF
-        printf 'machine ftp.internal login deploy password %s\n' "$(sec password "$FX/netrc")" | w $u/.netrc 0600
-        printf 'db.internal:5432:app:app:%s\n' "$(sec password "$FX/pgpass")" | w $u/.pgpass 0600
-        printf '[client]\nuser=app\npassword=%s\nhost=db.internal\n' "$(sec password "$FX/mycnf")" | w $u/.my.cnf 0600
-        printf 'https://deploy:%s@git.internal\n' "$(sec password "$FX/gitcred")" | w $u/.git-credentials 0600
+        printf 'machine ftp.internal login deploy password %s\n' "$(sec password "$FX/netrc")" | w home/user/.netrc 0600
+        printf 'db.internal:5432:app:app:%s\n' "$(sec password "$FX/pgpass")" | w home/user/.pgpass 0600
+        printf '[client]\nuser=app\npassword=%s\nhost=db.internal\n' "$(sec password "$FX/mycnf")" | w home/user/.my.cnf 0600
+        printf 'https://deploy:%s@git.internal\n' "$(sec password "$FX/gitcred")" | w home/user/.git-credentials 0600
         w etc/NetworkManager/system-connections/office-wifi.nmconnection 0600 <<EOF
 [connection]
 id=office-wifi
@@ -1044,10 +1045,10 @@ psk=$(sec password "$FX/psk")
 [ipv4]
 method=auto
 EOF
-        own 1000 1000 $u/.ssh $u/.ssh/id_rsa $u/.ssh/id_rsa.pub $u/.ssh/id_ed25519 $u/.ssh/id_ed25519.pub \
-            $u/deploy $u/deploy/aliyun.env $u/deploy/aws.env $u/deploy/ci.sh $u/deploy/session.txt \
-            $u/.netrc $u/.pgpass $u/.my.cnf $u/.git-credentials
-        chmod 0700 "$TREE/$u/.ssh"
+        own 1000 1000 home/user/.ssh home/user/.ssh/id_rsa home/user/.ssh/id_rsa.pub home/user/.ssh/id_ed25519 home/user/.ssh/id_ed25519.pub \
+            home/user/deploy home/user/deploy/aliyun.env home/user/deploy/aws.env home/user/deploy/ci.sh home/user/deploy/session.txt \
+            home/user/.netrc home/user/.pgpass home/user/.my.cnf home/user/.git-credentials
+        chmod 0700 "$TREE/home/user/.ssh"
     }
     sys_mbr
 }
@@ -1057,9 +1058,8 @@ EOF
 fx_dirty_lookalikes() {
     begin dirty-lookalikes
     plant_tree() {
-        local u=home/user
         local ex_id="AKIA""IOSFODNN7""EXAMPLE" ex_secret="wJalrXUtnFEMI/K7MDENG/bPxRfiCY""EXAMPLEKEY"
-        w $u/deploy/example.env <<EOF
+        w home/user/deploy/example.env <<EOF
 # Copy to .env and fill in. Values below are the AWS documentation examples.
 AWS_ACCESS_KEY_ID=$ex_id
 AWS_SECRET_ACCESS_KEY=$ex_secret
@@ -1075,7 +1075,7 @@ GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 EOF
         # Strings that contain a prefix but are not keys: LTAI/AKIA inside a
         # longer base64 word, UUIDs, digests, a public certificate, public keys.
-        w $u/notes/lookalikes.txt <<EOF
+        w home/user/notes/lookalikes.txt <<EOF
 Basalt and SALTAIRE are rocks, not keys.
 blob: q9$(sec hex "$FX/b1" --length 8)LTAI$(sec hex "$FX/b2" --length 10)zz
 blob: Q$(sec hex "$FX/b3" --length 6)AKIA$(sec hex "$FX/b4" --length 8 | tr a-f A-F)QQ
@@ -1087,16 +1087,16 @@ EOF
         printf '%s' "-----BEGIN CERTIFICATE-----
 $(sec hex "$FX/cert" --length 48 | base64 -w 64)
 -----END CERTIFICATE-----
-" | w $u/notes/ca.crt
+" | w home/user/notes/ca.crt
         printf '%s' "-----BEGIN PUBLIC KEY-----
 $(sec hex "$FX/pub" --length 40 | base64 -w 64)
 -----END PUBLIC KEY-----
-" | w $u/notes/server.pub.pem
+" | w home/user/notes/server.pub.pem
         sec ssh-ed25519 "$FX/known" --pub "$WORK/$FX.pub" >/dev/null
-        printf 'git.internal %s' "$(cat "$WORK/$FX.pub")" | w $u/.ssh/known_hosts
+        printf 'git.internal %s' "$(cat "$WORK/$FX.pub")" | w home/user/.ssh/known_hosts
         rm -f "$WORK/$FX.pub"
-        own 1000 1000 $u/deploy $u/deploy/example.env $u/notes $u/notes/lookalikes.txt \
-            $u/notes/ca.crt $u/notes/server.pub.pem $u/.ssh $u/.ssh/known_hosts
+        own 1000 1000 home/user/deploy home/user/deploy/example.env home/user/notes home/user/notes/lookalikes.txt \
+            home/user/notes/ca.crt home/user/notes/server.pub.pem home/user/.ssh home/user/.ssh/known_hosts
     }
     sys_mbr
 }
@@ -1207,7 +1207,7 @@ fx_dirty_authorized_keys() {
         sec ssh-ed25519 "$FX/admin" --comment admin@laptop --pub "$WORK/$FX.pub" >/dev/null
         mkdir -p "$TREE/root/.ssh" "$TREE/home/user/.ssh"
         chmod 0700 "$TREE/root/.ssh" "$TREE/home/user/.ssh"
-        cat "$WORK/$FX.pub" | w root/.ssh/authorized_keys 0600
+        w root/.ssh/authorized_keys 0600 <"$WORK/$FX.pub"
         rm -f "$WORK/$FX.pub"
         # Comments only: no keys, no finding.
         printf '# Add public keys here, one per line.\n' | w home/user/.ssh/authorized_keys 0600
@@ -1220,13 +1220,13 @@ fx_dirty_cloud_init() {
     begin dirty-cloud-init
     plant_tree() {
         local id=i-bp1f3c9a2d7e5b4c8a6f c=var/lib/cloud
-        printf '#cloud-config\nhostname: web-01\npackage_update: true\n' | w $c/instances/$id/user-data.txt 0600
-        printf 'DataSourceAliYun: DataSourceAliYun\n' | w $c/instances/$id/datasource
-        printf '%s\n' "$id" | w $c/data/instance-id
-        printf '%s - up 12.34 seconds\n' "2023-10-01T11:58:05+00:00" | w $c/instances/$id/boot-finished
-        printf 'fixture pickle\n' | w $c/instances/$id/obj.pkl 0600
-        l "/$c/instances/$id" $c/instance
-        d $c/scripts/per-boot $c/seed
+        printf '#cloud-config\nhostname: web-01\npackage_update: true\n' | w "$c/instances/$id/user-data.txt" 0600
+        printf 'DataSourceAliYun: DataSourceAliYun\n' | w "$c/instances/$id/datasource"
+        printf '%s\n' "$id" | w "$c/data/instance-id"
+        printf '%s - up 12.34 seconds\n' "2023-10-01T11:58:05+00:00" | w "$c/instances/$id/boot-finished"
+        printf 'fixture pickle\n' | w "$c/instances/$id/obj.pkl" 0600
+        l "/$c/instances/$id" "$c/instance"
+        d "$c/scripts/per-boot" "$c/seed"
     }
     sys_mbr
 }

@@ -12,7 +12,7 @@ Three jobs the e2fsprogs/util-linux tools cannot do on a plain file:
   result is hostile but self-consistent where a reader checks it.
 * ``crc32``: CRC-32 of stdin (the GPT flavour), for ad-hoc checks.
 
-Only the standard library is used (Debian package ``python3-minimal``).
+Only the standard library is used (Debian package ``python3``).
 """
 
 import argparse

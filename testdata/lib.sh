@@ -21,6 +21,7 @@ export SOURCE_DATE_EPOCH=$E2FSPROGS_FAKE_TIME
 # shellcheck source=rootfs.sh
 . "$TESTDATA/rootfs.sh"
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 MiB=1048576
 
 die() {
@@ -167,7 +168,7 @@ rm_files() {
     shift
     inos=$(for p in "$@"; do printf 'stat "%s"\n' "$p"; done | debugfs -f - "$dev" 2>/dev/null |
         sed -n 's/^Inode: \([0-9]*\) .*/\1/p')
-    [ "$(printf '%s\n' $inos | wc -l)" = $# ] || die "rm_files: cannot stat all of $*"
+    [ "$(wc -w <<<"$inos")" = $# ] || die "rm_files: cannot stat all of $*"
     {
         for p in "$@"; do printf 'rm "%s"\n' "$p"; done
         for i in $inos; do

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # the config files written here hold literal $VARS
 # Minimal but believable Linux root trees for the fixtures.
 #
 # Sourced by build-fixtures.sh and sample/build-sample.sh. Each generator

@@ -19,7 +19,7 @@ TESTDATA=$(cd "$HERE/.." && pwd)
 . "$TESTDATA/lib.sh"
 
 need_tools mke2fs:e2fsprogs debugfs:e2fsprogs dumpe2fs:e2fsprogs sfdisk:fdisk \
-    python3:python3-minimal zstd:zstd md5sum:coreutils
+    python3:python3 zstd:zstd md5sum:coreutils
 
 OUT=${1:-$TESTDATA/../target/sample}
 mkdir -p "$OUT"
