@@ -14,6 +14,9 @@
 //!
 //! Secrets are never printed: assertions name offsets and lengths only.
 
+// Test helpers unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use snapaudit_tests::fixtures::{self, Meta, PartMeta, tool};
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -6,6 +6,9 @@
 //! with the trees augeas expects, and systemd's fstab-generator inputs.
 //! Files are read in place, not copied into this repository.
 
+// Test helpers unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use snapaudit::system::fstab::{self, Fstab, Source};

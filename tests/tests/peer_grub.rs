@@ -19,6 +19,9 @@
 //! Every row of EXPECTED_DISPLAY.tsv (all 32, one of them a duplicate of
 //! grubby's own test list) is checked.
 
+// Test helpers unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use snapaudit::system::fstab::Source;

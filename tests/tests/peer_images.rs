@@ -2,6 +2,9 @@
 //! `images/`) and e2fsprogs' corrupt filesystem images: snapaudit reads what
 //! their upstream tests assert, and never panics on any of them.
 
+// Test helpers unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 

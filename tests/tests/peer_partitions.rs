@@ -3,6 +3,9 @@
 //! filesystem type/UUID/label as `blkid -p`. Images are opened through
 //! snapaudit's own `.xz` expansion.
 
+// Test helpers unwrap: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use snapaudit::image::Image;

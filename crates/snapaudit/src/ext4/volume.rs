@@ -20,7 +20,20 @@ struct WindowReader {
     image: Image,
     start_bytes: u64,
     size_bytes: u64,
+    /// A superblock to show instead of the one on disk (see
+    /// [`Volume::open`]): 1024 bytes at volume offset 1024.
+    superblock_override: Option<Vec<u8>>,
 }
+
+/// ext4's primary superblock: where and how long.
+const SB_OFFSET: u64 = 1024;
+const SB_BYTES: u64 = 1024;
+/// `s_feature_incompat` within the superblock, and its RECOVER bit.
+const SB_FEATURE_INCOMPAT: usize = 0x60;
+const EXT4_FEATURE_INCOMPAT_RECOVER: u32 = 0x4;
+/// `s_feature_ro_compat` and its METADATA_CSUM bit.
+const SB_FEATURE_RO_COMPAT: usize = 0x64;
+const EXT4_FEATURE_RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 
 impl Ext4Read for WindowReader {
     fn read(
@@ -44,6 +57,17 @@ impl Ext4Read for WindowReader {
             .range(self.start_bytes + start_byte, len, "filesystem read")
             .map_err(|e| e.to_string())?;
         dst.copy_from_slice(src);
+        if let Some(sb) = &self.superblock_override {
+            // Overlay the replacement superblock on whatever part of it
+            // this read covers.
+            let lo = start_byte.max(SB_OFFSET);
+            let hi = (start_byte + len).min(SB_OFFSET + SB_BYTES);
+            if lo < hi {
+                let d = (lo - start_byte) as usize..(hi - start_byte) as usize;
+                let s = (lo - SB_OFFSET) as usize..(hi - SB_OFFSET) as usize;
+                dst[d].copy_from_slice(&sb[s]);
+            }
+        }
         Ok(())
     }
 }
@@ -94,17 +118,65 @@ impl Volume {
     }
 
     /// Load the filesystem with `ext4-view`.
+    ///
+    /// ext4-view replays a pending journal in memory, but only journals with
+    /// the 64bit and checksum-v3 features; it refuses the rest (ext3, and
+    /// ext4 without metadata_csum). A snapshot of a mounted filesystem is
+    /// then read as it is on disk, without the replay — the same state our
+    /// own layout reader sees — by showing ext4-view a superblock whose
+    /// "needs recovery" flag is cleared. [`Fs::journal_replayed`] tells
+    /// which happened; the `fs.unclean` rule reports it.
     pub fn open(&self) -> Result<Fs> {
-        let reader = WindowReader {
+        match self.load(None) {
+            Err(Ext4Error::Incompatible(i)) if i.to_string().contains("journal") => {
+                let sb = self.superblock_without_recover().ok_or_else(|| {
+                    Error::unsupported(format!(
+                        "partition {}: ext4 filesystem: {i}",
+                        self.partition
+                    ))
+                })?;
+                let inner = self.load(Some(sb)).map_err(|e| self.error("/", e))?;
+                Ok(Fs {
+                    inner,
+                    volume: self.clone(),
+                    journal_replayed: false,
+                })
+            }
+            Err(e) => Err(self.error("/", e)),
+            Ok(inner) => Ok(Fs {
+                inner,
+                volume: self.clone(),
+                journal_replayed: true,
+            }),
+        }
+    }
+
+    fn load(&self, superblock_override: Option<Vec<u8>>) -> std::result::Result<Ext4, Ext4Error> {
+        Ext4::load(Box::new(WindowReader {
             image: self.image.clone(),
             start_bytes: self.start_bytes,
             size_bytes: self.size_bytes,
-        };
-        let inner = Ext4::load(Box::new(reader)).map_err(|e| self.error("/", e))?;
-        Ok(Fs {
-            inner,
-            volume: self.clone(),
-        })
+            superblock_override,
+        }))
+    }
+
+    /// The superblock with INCOMPAT_RECOVER cleared (and its checksum
+    /// recomputed under metadata_csum), or `None` if it cannot be read.
+    fn superblock_without_recover(&self) -> Option<Vec<u8>> {
+        let mut sb = self
+            .bytes()
+            .get(SB_OFFSET as usize..(SB_OFFSET + SB_BYTES) as usize)?
+            .to_vec();
+        let incompat =
+            crate::util::le_u32(&sb, SB_FEATURE_INCOMPAT)? & !EXT4_FEATURE_INCOMPAT_RECOVER;
+        sb.get_mut(SB_FEATURE_INCOMPAT..SB_FEATURE_INCOMPAT + 4)?
+            .copy_from_slice(&incompat.to_le_bytes());
+        if crate::util::le_u32(&sb, SB_FEATURE_RO_COMPAT)? & EXT4_FEATURE_RO_COMPAT_METADATA_CSUM
+            != 0
+        {
+            super::layout::csum::set_superblock_checksum(&mut sb)?;
+        }
+        Some(sb)
     }
 
     fn error(&self, path: &str, e: Ext4Error) -> Error {
@@ -222,6 +294,7 @@ pub const MAX_LISTED_DIRS: usize = 1_000_000;
 pub struct Fs {
     inner: Ext4,
     volume: Volume,
+    journal_replayed: bool,
 }
 
 impl std::fmt::Debug for Fs {
@@ -235,6 +308,12 @@ impl std::fmt::Debug for Fs {
 impl Fs {
     pub fn volume(&self) -> &Volume {
         &self.volume
+    }
+
+    /// False when a pending journal could not be replayed and the
+    /// filesystem is read as it is on disk (see [`Volume::open`]).
+    pub fn journal_replayed(&self) -> bool {
+        self.journal_replayed
     }
 
     /// The filesystem UUID.

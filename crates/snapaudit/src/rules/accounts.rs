@@ -39,6 +39,7 @@ pub fn check(facts: &SystemFacts, flags: &[(String, u32)], out: &mut Vec<Finding
                         ),
                     )
                     .path("/etc/passwd")
+                    .line(entries.iter().find(|e| e.uid == 0).map_or(1, |e| e.line))
                     .remediation("rename the UID-0 account back to root"),
                 );
             }

@@ -4,6 +4,7 @@ use super::ids::{DiskIds, OnDisk};
 use crate::report::{Finding, Severity};
 use crate::system::facts::SystemFacts;
 use crate::system::fstab::Source;
+use crate::system::grub::EntryOrigin;
 
 pub fn check(facts: &SystemFacts, ids: &DiskIds, out: &mut Vec<Finding>) {
     if let Some(link) = &facts.legacy_link {
@@ -45,25 +46,35 @@ pub fn check(facts: &SystemFacts, ids: &DiskIds, out: &mut Vec<Finding>) {
         return;
     };
     let entry = &default.entry;
-    let with_line = |f: Finding| match boot.default_line {
+    // BLS entries live in their own files; grub.cfg and legacy entries in
+    // the configuration file.
+    let entry_file = match &entry.origin {
+        EntryOrigin::Bls { file_id } => format!("/boot/loader/entries/{file_id}.conf"),
+        _ => cfg.to_string(),
+    };
+    let at = |f: Finding, line: Option<u64>| match line.or(boot.default_line) {
+        Some(l) if line.is_some() => f.path(entry_file.clone()).line(l),
         Some(l) => f.path(cfg).line(l),
-        None => f.path(cfg),
+        None => f.path(entry_file.clone()),
     };
     match &entry.kernel {
-        None => out.push(with_line(Finding::new(
-            "boot.kernel-missing",
-            Severity::Error,
-            format!("the default boot entry \"{}\" in {cfg} loads no Linux kernel", entry.title),
-        ))),
+        None => out.push(at(
+            Finding::new(
+                "boot.kernel-missing",
+                Severity::Error,
+                format!("the default boot entry \"{}\" in {cfg} loads no Linux kernel", entry.title),
+            ),
+            None,
+        )),
         Some(k) if !facts.boot_file_exists(k) => out.push(
-            with_line(Finding::new(
+            at(Finding::new(
                 "boot.kernel-missing",
                 Severity::Error,
                 format!(
                     "the default boot entry \"{}\" in {cfg} loads the kernel {k}, which is not in the image: the instance will not boot",
                     entry.title
                 ),
-            ))
+            ), entry.kernel_line)
             .remediation("regenerate the grub configuration for an installed kernel, or reinstall the kernel"),
         ),
         _ => {}
@@ -71,14 +82,14 @@ pub fn check(facts: &SystemFacts, ids: &DiskIds, out: &mut Vec<Finding>) {
     for initrd in &entry.initrds {
         if !facts.boot_file_exists(initrd) {
             out.push(
-                with_line(Finding::new(
+                at(Finding::new(
                     "boot.kernel-missing",
                     Severity::Error,
                     format!(
                         "the default boot entry \"{}\" in {cfg} loads the initrd {initrd}, which is not in the image",
                         entry.title
                     ),
-                ))
+                ), entry.initrd_line)
                 .remediation("rebuild the initrd (dracut -f / update-initramfs -u) and regenerate the grub configuration"),
             );
         }
@@ -90,42 +101,42 @@ pub fn check(facts: &SystemFacts, ids: &DiskIds, out: &mut Vec<Finding>) {
             || ids.is_root(&root) == Some(false) && !matches!(root, Source::Device(_))
         {
             out.push(
-                with_line(Finding::new(
+                at(Finding::new(
                     "boot.root-mismatch",
                     Severity::Error,
                     format!(
                         "the default kernel command line says root={raw}, which is not this image's root filesystem (UUID={})",
                         ids.root_fs_uuid().unwrap_or("?")
                     ),
-                ))
+                ), entry.kernel_line)
                 .evidence(format!("root={raw}"))
                 .remediation("regenerate the grub configuration on the system this image comes from"),
             );
         }
         if root.is_kernel_device_name() {
             out.push(
-                with_line(Finding::new(
+                at(Finding::new(
                     "boot.device-name",
                     Severity::Warning,
                     format!("the default kernel command line names the root device as root={raw}: device names change between instance types"),
-                ))
+                ), entry.kernel_line)
                 .evidence(format!("root={raw}"))
                 .remediation("use root=UUID=… (GRUB_DISABLE_LINUX_UUID=false in /etc/default/grub)"),
             );
         }
     }
-    let search = entry
-        .search_fs_uuid
-        .as_deref()
-        .or(boot.global_search_fs_uuid.as_deref());
-    if let Some(uuid) = search {
+    let search = match &entry.search_fs_uuid {
+        Some(u) => Some((u.as_str(), entry.search_line)),
+        None => boot.global_search_fs_uuid.as_deref().map(|u| (u, None)),
+    };
+    if let Some((uuid, search_line)) = search {
         if ids.contains(&Source::Uuid(uuid.to_string())) == OnDisk::No {
             out.push(
-                with_line(Finding::new(
+                at(Finding::new(
                     "boot.root-mismatch",
                     Severity::Error,
                     format!("grub searches for the filesystem UUID {uuid} to boot from, and no filesystem on this disk has it"),
-                ))
+                ), search_line)
                 .evidence(format!("search --fs-uuid {uuid}"))
                 .remediation("regenerate the grub configuration on the system this image comes from"),
             );

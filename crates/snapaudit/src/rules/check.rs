@@ -62,7 +62,7 @@ pub fn check(image: &Image, options: &CheckOptions) -> Result<Report> {
                 os::check(&facts, &mut findings);
                 let flags = match Layout::open(volume.bytes()) {
                     Ok(layout) => {
-                        fs_rules::check(&layout, &mut findings);
+                        fs_rules::check(&layout, fs.journal_replayed(), &mut findings);
                         account_file_flags(&layout)
                     }
                     Err(e) => {

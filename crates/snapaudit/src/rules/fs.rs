@@ -7,7 +7,7 @@ use crate::report::{Finding, Severity};
 /// cloud-init, the resize of the root partition itself).
 const MIN_FREE_BYTES: u64 = 64 << 20;
 
-pub fn check(layout: &Layout<'_>, out: &mut Vec<Finding>) {
+pub fn check(layout: &Layout<'_>, journal_replayed: bool, out: &mut Vec<Finding>) {
     let sb = layout.superblock();
     let block_bytes = u64::from(sb.block_size_bytes());
     // The superblock's free counts are updated lazily by the kernel; the
@@ -76,14 +76,19 @@ pub fn check(layout: &Layout<'_>, out: &mut Vec<Finding>) {
         } else {
             "it is not marked clean"
         };
-        out.push(
-            Finding::new(
-                "fs.unclean",
-                Severity::Warning,
-                format!("the root filesystem was snapshotted while mounted: {why}; the first boot replays the journal and recent writes may be missing or inconsistent"),
-            )
-            .remediation("stop the instance (or sync and freeze the filesystem) before taking the snapshot"),
+        let mut f = Finding::new(
+            "fs.unclean",
+            Severity::Warning,
+            format!(
+                "the root filesystem was snapshotted while mounted: {why}; the first boot replays the journal and recent writes may be missing or inconsistent"
+            ),
         );
+        if !journal_replayed && sb.needs_recovery() {
+            f = f.evidence("snapaudit read the filesystem as it is on disk, without replaying the journal (this journal format cannot be replayed offline yet)");
+        }
+        out.push(f.remediation(
+            "stop the instance (or sync and freeze the filesystem) before taking the snapshot",
+        ));
     }
     if sb.has_errors() || sb.s_error_count > 0 {
         out.push(

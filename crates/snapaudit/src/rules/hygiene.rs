@@ -65,18 +65,39 @@ pub fn check(h: &HygieneFacts, out: &mut Vec<Finding>) {
             .remediation("cloud-init clean --logs on the source system"),
         );
     }
-    if !h.logs.is_empty() {
-        let bytes: u64 = h.logs.iter().map(|l| l.size_bytes).sum();
-        let sample: Vec<&str> = h.logs.iter().take(5).map(|l| l.path.as_str()).collect();
+    // One finding per log file (the sanitizer wipes each), up to a cap; a
+    // system with more gets one summary line for the rest.
+    for log in h.logs.iter().take(MAX_LOG_FINDINGS) {
         out.push(
             Finding::new(
                 "hygiene.logs",
                 Severity::Info,
-                format!("{} non-empty log file(s), {bytes} bytes, under /var/log: they describe the source system", h.logs.len()),
+                format!(
+                    "{} holds {} bytes of logs from the source system",
+                    log.path, log.size_bytes
+                ),
+            )
+            .path(log.path.clone())
+            .remediation("snapaudit sanitize --wipe-logs empties it"),
+        );
+    }
+    if h.logs.len() > MAX_LOG_FINDINGS {
+        let rest = &h.logs[MAX_LOG_FINDINGS..];
+        let bytes: u64 = rest.iter().map(|l| l.size_bytes).sum();
+        out.push(
+            Finding::new(
+                "hygiene.logs",
+                Severity::Info,
+                format!(
+                    "{} more non-empty log files ({bytes} bytes) under /var/log",
+                    rest.len()
+                ),
             )
             .path("/var/log")
-            .evidence(sample.join(", "))
             .remediation("snapaudit sanitize --wipe-logs empties them"),
         );
     }
 }
+
+/// Log files listed one by one before the rest is summarised.
+const MAX_LOG_FINDINGS: usize = 200;

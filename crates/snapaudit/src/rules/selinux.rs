@@ -30,17 +30,23 @@ pub fn check(facts: &SystemFacts, out: &mut Vec<Finding>) {
             _ => {}
         }
     }
-    let enforcing = facts
-        .boot
-        .as_ref()
-        .and_then(|b| b.default.as_ref())
-        .and_then(|d| d.entry.kernel_cmdline().enforcing());
-    if enforcing == Some(true) {
-        out.push(
-            Finding::new("selinux.enabled", Severity::Error, "the default kernel command line has enforcing=1: SELinux enforces regardless of /etc/selinux/config")
-                .path(facts.boot.as_ref().map_or("/boot", |b| b.config_path.as_str()).to_string())
-                .evidence("enforcing=1")
-                .remediation("remove enforcing=1 from the kernel command line and regenerate the grub configuration"),
-        );
+    let Some(boot) = &facts.boot else { return };
+    let Some(default) = &boot.default else { return };
+    if default.entry.kernel_cmdline().enforcing() == Some(true) {
+        let file = match &default.entry.origin {
+            crate::system::grub::EntryOrigin::Bls { file_id } => {
+                format!("/boot/loader/entries/{file_id}.conf")
+            }
+            _ => boot.config_path.clone(),
+        };
+        let f = Finding::new("selinux.enabled", Severity::Error, "the default kernel command line has enforcing=1: SELinux enforces regardless of /etc/selinux/config")
+            .path(file);
+        let f = match default.entry.kernel_line {
+            Some(l) => f.line(l),
+            None => f,
+        };
+        out.push(f.evidence("enforcing=1").remediation(
+            "remove enforcing=1 from the kernel command line and regenerate the grub configuration",
+        ));
     }
 }

@@ -152,7 +152,6 @@ impl SystemFacts {
             path: "/etc/selinux/config".into(),
             value: selinux::parse(&b),
         });
-        drop(read);
 
         f.boot = gather_boot(fs, &mut f.unreadable);
         let menu_lst = fs.exists_lossy("/boot/grub/menu.lst");

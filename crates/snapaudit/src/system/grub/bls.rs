@@ -101,6 +101,9 @@ impl BlsEntry {
         e.kernel = Some(path);
         e.kernel_device = device;
         e.cmdline = self.expanded_options(vars);
+        let line_of = |key: &str| self.fields.iter().find(|f| f.key == key).map(|f| f.line);
+        e.kernel_line = line_of("linux");
+        e.initrd_line = line_of("initrd");
         // GRUB writes `initrd ($root)<value>` into the entry, and the
         // script then expands variables such as `$tuned_initrd` in it.
         e.initrds = self

@@ -145,6 +145,8 @@ pub struct RootState {
     pub search_fs_uuid: Option<String>,
     /// `search --label ... --set=root LABEL`.
     pub search_label: Option<String>,
+    /// Line of that `search`.
+    pub line: Option<u64>,
 }
 
 impl Grub2Config {
@@ -626,7 +628,7 @@ impl<'g> Interp<'g> {
             },
             _ => {
                 if let Sink::Entry(entry) = sink {
-                    boot_command(&cmd, args, entry);
+                    boot_command(&cmd, args, entry, line);
                 }
             }
         }
@@ -762,6 +764,7 @@ impl<'g> Interp<'g> {
             device: previous,
             search_fs_uuid: (by == By::Uuid).then(|| name.clone()),
             search_label: (by == By::Label).then(|| name.clone()),
+            line: Some(line),
         };
         if var == "root" {
             vars.root = state;
@@ -790,6 +793,7 @@ impl<'g> Interp<'g> {
                     entry.root_device = local.root.device;
                     entry.search_fs_uuid = local.root.search_fs_uuid;
                     entry.search_label = local.root.search_label;
+                    entry.search_line = local.root.line;
                     items.push(MenuNode::Entry(entry));
                 }
                 Draft::Submenu {
@@ -827,7 +831,7 @@ impl<'g> Interp<'g> {
 }
 
 /// A boot command inside a menu entry.
-fn boot_command(cmd: &str, args: &[String], entry: &mut BootEntry) {
+fn boot_command(cmd: &str, args: &[String], entry: &mut BootEntry, line: u64) {
     let mut operands = args.iter().filter(|a| !a.starts_with("--"));
     match cmd {
         "linux" | "linux16" | "linuxefi" | "linux32" | "multiboot" | "multiboot2"
@@ -841,6 +845,7 @@ fn boot_command(cmd: &str, args: &[String], entry: &mut BootEntry) {
             };
             entry.kernel = Some(path);
             entry.kernel_device = device;
+            entry.kernel_line = Some(line);
             let pos = args.iter().position(|a| !a.starts_with("--")).unwrap_or(0);
             entry.cmdline = args.get(pos.saturating_add(1)..).unwrap_or(&[]).join(" ");
             if entry.kind == BootKind::Multiboot {
@@ -849,6 +854,7 @@ fn boot_command(cmd: &str, args: &[String], entry: &mut BootEntry) {
         }
         "initrd" | "initrd16" | "initrdefi" | "initrd32" => {
             entry.initrds = operands.map(|p| split_device_prefix(p).1).collect();
+            entry.initrd_line = Some(line);
         }
         "module" | "module2" | "xen_module" => {
             let Some(path) = operands.next() else { return };

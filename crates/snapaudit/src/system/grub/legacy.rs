@@ -146,7 +146,7 @@ pub fn parse(bytes: &[u8]) -> LegacyConfig {
             "password" => cfg.has_password = true,
             _ => {
                 if let Some(entry) = current.as_mut() {
-                    entry_command(name, &args, entry);
+                    entry_command(name, &args, entry, line.number);
                 }
             }
         }
@@ -165,7 +165,7 @@ fn push_entry(cfg: &mut LegacyConfig, entry: BootEntry) {
     }
 }
 
-fn entry_command(name: &str, args: &[&str], entry: &mut BootEntry) {
+fn entry_command(name: &str, args: &[&str], entry: &mut BootEntry, line: u64) {
     // `kernel --type=netbsd /x`: options come before the file.
     let file_pos = args.iter().position(|a| !a.starts_with("--"));
     let file = file_pos.and_then(|p| args.get(p));
@@ -185,6 +185,7 @@ fn entry_command(name: &str, args: &[&str], entry: &mut BootEntry) {
             entry.kernel = Some(path);
             entry.kernel_device = device;
             entry.cmdline = rest();
+            entry.kernel_line = Some(line);
             if entry.kind != BootKind::Multiboot {
                 entry.kind = BootKind::Linux;
             }
@@ -192,6 +193,7 @@ fn entry_command(name: &str, args: &[&str], entry: &mut BootEntry) {
         "initrd" => {
             if let Some(file) = file {
                 entry.initrds = vec![split_device_prefix(file).1];
+                entry.initrd_line = Some(line);
             }
         }
         "module" | "module$" => {

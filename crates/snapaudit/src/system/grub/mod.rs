@@ -106,6 +106,12 @@ pub struct BootEntry {
     /// `set root='hd0,msdos1'` (grub2) or `root (hd0,0)` (legacy), without
     /// parentheses. With a `search`, this is only the fallback.
     pub root_device: Option<String>,
+    /// Line of the `linux`/`kernel` command (in the file named by `origin`).
+    pub kernel_line: Option<u64>,
+    /// Line of the (first) `initrd` command.
+    pub initrd_line: Option<u64>,
+    /// Line of the `search` that set the entry's root.
+    pub search_line: Option<u64>,
 }
 
 impl BootEntry {
@@ -124,6 +130,9 @@ impl BootEntry {
             search_fs_uuid: None,
             search_label: None,
             root_device: None,
+            kernel_line: None,
+            initrd_line: None,
+            search_line: None,
         }
     }
 
