@@ -207,8 +207,20 @@ fn walk_ebr_chain(
             }
             found.push((start, logical));
         }
-        if next.sys == 0 || next.starting_lba == 0 {
+        // An empty link entry ends the chain. A link that is used but
+        // points at relative LBA 0 points back at the first EBR: a loop
+        // (Linux follows it until its own loop counter gives up).
+        if next.sys == 0 || next.sectors == 0 {
             return Ok(found);
+        }
+        if next.starting_lba == 0 {
+            return Err((
+                format!(
+                    "the EBR at LBA {ebr_lba} links back to the first EBR at LBA {ext_lba} (a loop)"
+                ),
+                offset,
+                found,
+            ));
         }
         // Each link is relative to the extended partition's start and must
         // move forward: that is what mbrman requires and what ends the walk.
