@@ -3,6 +3,10 @@ as reports, never an exception that kills the batch."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
+
 import pytest
 
 import snapaudit
@@ -77,16 +81,54 @@ def test_check_many_wants_a_list(images) -> None:
         next(snapaudit.check_many(str(images.mbr)))
 
 
-def test_check_many_is_not_wired_yet(images) -> None:
-    """Until the audit lands (issue 3) check_many raises instead of
-    inventing reports; this test is replaced by the real ones then."""
-    with pytest.raises(NotImplementedError, match="issue 3"):
-        next(snapaudit.check_many([images.mbr, images.gpt], workers=2))
+def _cli() -> Path | None:
+    """The CLI binary cargo built next to this package (debug or release)."""
+    root = Path(__file__).resolve().parents[2]
+    for profile in ("release", "debug"):
+        exe = root / "target" / profile / "snapaudit"
+        if exe.is_file():
+            return exe
+    return None
 
 
-def test_check_and_scan_are_not_wired_yet(images) -> None:
+def test_report_findings_equal_the_cli_json(images) -> None:
+    cli = _cli()
+    if cli is None:
+        pytest.skip("the snapaudit CLI is not built (cargo build -p snapaudit-cli)")
+    for disk in (images.mbr, images.gpt):
+        out = subprocess.run(
+            [str(cli), "check", "--no-scan", "--format", "json", str(disk)],
+            capture_output=True, text=True, check=False,
+        )
+        assert out.returncode in (0, 1), out.stderr
+        cli_report = json.loads(out.stdout)
+        report = snapaudit.open(disk).check(profile="alibaba-ecs", scan=False)
+        ours = report.to_dict()
+        assert ours["findings"] == cli_report["findings"]
+        assert ours["summary"] == cli_report["summary"]
+        assert ours["disk"] == cli_report["disk"]
+        assert report.verdict == cli_report["summary"]["verdict"]
+
+
+def test_check_many_reports_every_image_even_broken_ones(images, tmp_path) -> None:
+    empty = tmp_path / "empty.raw"
+    empty.write_bytes(b"")
+    missing = tmp_path / "missing.raw"
+    paths = [images.mbr, empty, images.gpt, missing]
+    reports = list(snapaudit.check_many(paths, workers=2, scan=False))
+    assert len(reports) == len(paths)
+    by_path = {r.path: r for r in reports}
+    assert set(by_path) == {str(p) for p in paths}
+    assert by_path[str(empty)].verdict == "error"
+    assert "empty file" in (by_path[str(empty)].error or "")
+    assert by_path[str(missing)].verdict == "error"
+    assert isinstance(by_path[str(missing)].exception, FileNotFoundError)
+    for good in (images.mbr, images.gpt):
+        assert by_path[str(good)].verdict in ("pass", "fail")
+        assert by_path[str(good)].error is None
+
+
+def test_scan_is_not_wired_yet(images) -> None:
     img = snapaudit.open(images.mbr)
-    with pytest.raises(NotImplementedError, match="check lands with issue 3"):
-        img.check(profile="alibaba-ecs", scan=False)
     with pytest.raises(NotImplementedError, match="scan lands with issue 7"):
         img.scan()
