@@ -73,6 +73,12 @@ fn bench(c: &mut Criterion) {
         eprintln!("open_check: sfdisk/mke2fs unavailable, skipped");
         return;
     };
+    c.bench_function("open+table+probe (2 GiB sparse GPT)", |b| {
+        b.iter(|| {
+            let image = Image::open(&disk).unwrap();
+            PartitionTable::read(&image).unwrap()
+        })
+    });
     c.bench_function("open+table+probe+root (2 GiB sparse GPT)", |b| {
         b.iter(|| {
             let image = Image::open(&disk).unwrap();
