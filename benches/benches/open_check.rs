@@ -25,15 +25,40 @@ fn run(cmd: &mut Command) -> bool {
 /// believable tree.
 fn build_disk(dir: &Path) -> Option<PathBuf> {
     let tree = dir.join("root");
-    for d in ["etc/ssh", "boot/grub", "usr/bin", "usr/sbin", "usr/lib/systemd", "home/user", "var/log", "usr/lib/modules/6.1.0-13-amd64"] {
+    for d in [
+        "etc/ssh",
+        "boot/grub",
+        "usr/bin",
+        "usr/sbin",
+        "usr/lib/systemd",
+        "home/user",
+        "var/log",
+        "usr/lib/modules/6.1.0-13-amd64",
+    ] {
         std::fs::create_dir_all(tree.join(d)).ok()?;
     }
     let w = |p: &str, s: &str| std::fs::write(tree.join(p), s);
-    w("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n").ok()?;
+    w(
+        "etc/os-release",
+        "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+    )
+    .ok()?;
     w("etc/issue", "Debian GNU/Linux 12\n").ok()?;
-    w("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/bash\n").ok()?;
-    w("etc/shadow", "root:*:19000:0:99999:7:::\nuser:!:19000:0:99999:7:::\n").ok()?;
-    w("etc/fstab", "UUID=0b7c5f2e-5d6a-4e0f-9a53-6a1f3b1e2c3d / ext4 defaults 0 1\n").ok()?;
+    w(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\nuser:x:1000:1000::/home/user:/bin/bash\n",
+    )
+    .ok()?;
+    w(
+        "etc/shadow",
+        "root:*:19000:0:99999:7:::\nuser:!:19000:0:99999:7:::\n",
+    )
+    .ok()?;
+    w(
+        "etc/fstab",
+        "UUID=0b7c5f2e-5d6a-4e0f-9a53-6a1f3b1e2c3d / ext4 defaults 0 1\n",
+    )
+    .ok()?;
     w("boot/vmlinuz-6.1.0-13-amd64", "kernel").ok()?;
     w("boot/initrd.img-6.1.0-13-amd64", "initrd").ok()?;
     w(
@@ -46,9 +71,15 @@ fn build_disk(dir: &Path) -> Option<PathBuf> {
     std::os::unix::fs::symlink("usr/bin", tree.join("bin")).ok()?;
     std::os::unix::fs::symlink("usr/lib", tree.join("lib")).ok()?;
     let disk = dir.join("disk.raw");
-    std::fs::File::create(&disk).ok()?.set_len(DISK_BYTES).ok()?;
+    std::fs::File::create(&disk)
+        .ok()?
+        .set_len(DISK_BYTES)
+        .ok()?;
     let mut sfdisk = Command::new("sfdisk");
-    sfdisk.arg("-q").arg(&disk).stdin(std::process::Stdio::piped());
+    sfdisk
+        .arg("-q")
+        .arg(&disk)
+        .stdin(std::process::Stdio::piped());
     let mut child = sfdisk.spawn().ok()?;
     use std::io::Write;
     child
@@ -60,7 +91,16 @@ fn build_disk(dir: &Path) -> Option<PathBuf> {
         return None;
     }
     let ok = run(Command::new("mke2fs")
-        .args(["-q", "-t", "ext4", "-U", "0b7c5f2e-5d6a-4e0f-9a53-6a1f3b1e2c3d", "-E", "offset=2097152", "-d"])
+        .args([
+            "-q",
+            "-t",
+            "ext4",
+            "-U",
+            "0b7c5f2e-5d6a-4e0f-9a53-6a1f3b1e2c3d",
+            "-E",
+            "offset=2097152",
+            "-d",
+        ])
         .arg(&tree)
         .arg(&disk)
         .arg(format!("{}k", (DISK_BYTES - (2 << 20)) / 1024)));
