@@ -4,7 +4,6 @@ use super::ids::{DiskIds, OnDisk};
 use crate::report::{Finding, Severity};
 use crate::system::facts::SystemFacts;
 use crate::system::fstab::Source;
-use crate::system::grub::EntryOrigin;
 
 pub fn check(facts: &SystemFacts, ids: &DiskIds, out: &mut Vec<Finding>) {
     if let Some(link) = &facts.legacy_link {
@@ -48,10 +47,7 @@ pub fn check(facts: &SystemFacts, ids: &DiskIds, out: &mut Vec<Finding>) {
     let entry = &default.entry;
     // BLS entries live in their own files; grub.cfg and legacy entries in
     // the configuration file.
-    let entry_file = match &entry.origin {
-        EntryOrigin::Bls { file_id } => format!("/boot/loader/entries/{file_id}.conf"),
-        _ => cfg.to_string(),
-    };
+    let entry_file = boot.entry_file(entry);
     let at = |f: Finding, line: Option<u64>| match line.or(boot.default_line) {
         Some(l) if line.is_some() => f.path(entry_file.clone()).line(l),
         Some(l) => f.path(cfg).line(l),

@@ -60,6 +60,17 @@ pub struct BootFacts {
     pub global_search_fs_uuid: Option<String>,
 }
 
+impl BootFacts {
+    /// The file an entry's commands are in: its own file for BLS entries,
+    /// the configuration file otherwise.
+    pub fn entry_file(&self, entry: &BootEntry) -> String {
+        match &entry.origin {
+            grub::EntryOrigin::Bls { file_id } => format!("/boot/loader/entries/{file_id}.conf"),
+            _ => self.config_path.clone(),
+        }
+    }
+}
+
 /// Legacy grub's two file names, and whether they are one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegacyLink {
