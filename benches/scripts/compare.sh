@@ -46,6 +46,9 @@ has_job() { [[ " $jobs " == *" $1 "* ]]; }
 # The machine is shared: everything below runs at lower priority, peers and
 # snapaudit alike, so the comparison stays fair.
 renice -n 10 -p $$ >/dev/null 2>&1 || true
+# Other work on the machine inflates wall-clock times; the table also gives
+# user+sys CPU time, and the load average is recorded with the facts.
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- inputs -----------------------------------------------------------------
 "$here/setup-peers.sh" >/dev/null
@@ -95,9 +98,13 @@ if [[ ! -f "$tree.stamp" || "$(cat "$tree.stamp")" != "$(cat "$image.stamp" 2>/d
 fi
 note "Extracting the tree for the tree-based peers (debugfs rdump, cold, not in their times) took $(cat "$tree.seconds" 2>/dev/null || echo '?') s."
 
-# Patterns for rg: the REGEX column of secret-patterns.txt.
+# Patterns for rg: the REGEX column of secret-patterns.txt, each with (?-u):
+# snapaudit matches with ASCII semantics (regex unicode(false), as gitleaks
+# does), and with Unicode \b and classes rg's DFA gives up on the non-ASCII
+# bytes of binary files and falls back to a far slower engine (minutes
+# instead of seconds here), which would measure the wrong thing.
 rg_patterns="$out/rg-patterns.txt"
-grep -v '^#' "$here/secret-patterns.txt" | grep -v '^[[:space:]]*$' | cut -f2- >"$rg_patterns"
+grep -v '^#' "$here/secret-patterns.txt" | grep -v '^[[:space:]]*$' | cut -f2- | sed 's/^/(?-u)/' >"$rg_patterns"
 [[ -s "$rg_patterns" ]] || die "no patterns in secret-patterns.txt"
 
 hf() { # GROUP RUNS WARMUP (name cmd)...
@@ -154,7 +161,7 @@ if has_job scan; then
             "cd $(q "$tree") && $(q "$detect_secrets") scan --all-files . >$(q "$out/detect-secrets.out")"
     fi
     note "kingfisher runs its bundled binary directly (the PyPI wrapper only execs it), with --no-update-check (no network here)."
-    note "rg: $(wc -l <"$rg_patterns") patterns from benches/scripts/secret-patterns.txt, rg -a -uuu -n -f; output to a file (rg stops early when its stdout is /dev/null)."
+    note "rg: $(wc -l <"$rg_patterns") patterns from benches/scripts/secret-patterns.txt, each with (?-u) (ASCII, like snapaudit), rg -a -uuu -n -f; output to a file (rg stops early when its stdout is /dev/null)."
 fi
 
 # --- sanitize ------------------------------------------------------------------
@@ -167,7 +174,7 @@ if has_job sanitize; then
     cmds+=("cp --sparse + zerofree" \
         "rm -f $(q "$zf_out") && cp --sparse=always $(q "$part") $(q "$zf_out") && zerofree $(q "$zf_out")")
     hf sanitize "$runs" 1 "${cmds[@]}"
-    key_at() { dd if="$1" bs=1 skip="$2" count=31 status=none 2>/dev/null; }
+    key_at() { dd if="$1" bs=1 skip="$2" count=31 status=none 2>/dev/null | tr -d '\0'; }
     verdict() { # FILE OFFSET_OF_DELETED_KEY E2FSCK_TARGET
         local gone="deleted key gone" fsck="e2fsck clean"
         [[ "$(key_at "$1" "$2")" == *"PRIVATE KEY"* ]] && gone="DELETED KEY STILL THERE"
@@ -205,6 +212,7 @@ facts="$out/facts.tsv"
     fi
     sed 's/^/peer: /' "$bench_dir/peer-versions.tsv" | grep -v -e '^peer: python' -e '^peer: target-query' \
         -e '^peer: debootstrap' -e '^peer: e2fsprogs'
+    printf 'load average\t%s at start, %s at end (1/5/15 min; 2 cores)\n' "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf 'runs\t%s per command after 1 warm-up (detect-secrets: %s, no warm-up)\n' "$runs" "$slow_runs"
     printf 'tree\t%s\n' "$tree"
 } >"$facts"

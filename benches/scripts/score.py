@@ -66,8 +66,13 @@ def parse_kingfisher(path, tree):
     out = []
     for item in d.get("findings", []):
         fi = item.get("finding", {})
-        out.append({"path": norm(fi.get("path", ""), tree), "line": fi.get("line"),
-                    "rule": item.get("rule", {}).get("id")})
+        f = {"path": norm(fi.get("path", ""), tree), "line": fi.get("line"), "rule": item.get("rule", {}).get("id")}
+        out.append(f)
+        # A finding that carries the other half of a key pair (AWS id + secret,
+        # Alibaba id + secret) in dependent_captures reports both halves; the
+        # other half's line is not given, so it counts for its file.
+        if fi.get("dependent_captures"):
+            out.append(dict(f, line=None))
     return out
 
 
