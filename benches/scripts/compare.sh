@@ -25,7 +25,11 @@
 #   SLOW_RUNS   timed runs for detect-secrets (default 1, no warm-up: it
 #               takes minutes)
 #   JOBS        which jobs to run (default "check scan sanitize")
-#   SKIP_SLOW=1 skip detect-secrets
+#   SLOW        detect-secrets: "cached" (default) reuses the timing and
+#               findings of an earlier run on the same image if there is one
+#               (it takes ~20 min here and does not depend on snapaudit),
+#               "run" always runs it, "skip" leaves it out
+#   SLOW_TIMEOUT  seconds before detect-secrets is stopped (default 3600)
 #   KEEP_RAW=1  keep the tools' raw outputs (they contain the planted
 #               secrets in clear, so by default they are deleted after scoring)
 set -euo pipefail
@@ -155,10 +159,25 @@ if has_job scan; then
         "rg -a -uuu -n --null -f $(q "$rg_patterns") $(q "$tree") >$(q "$out/rg.out")")
     cmds+=("cat image (read limit)" "cat $(q "$image") >/dev/null")
     hf scan "$runs" 1 "${cmds[@]}"
-    if [[ "${SKIP_SLOW:-0}" != 1 ]]; then
+    slow_mode="${SLOW:-cached}"
+    # detect-secrets' output holds only hashes of what it found (no values),
+    # so it can be kept in the cache beside its timing.
+    slow_cache="$bench_dir/cache/detect-secrets-$(cat "$image.stamp" 2>/dev/null || echo none)-$slow_runs"
+    if [[ "$slow_mode" == cached && -f "$slow_cache/hyperfine-scan-slow.json" ]]; then
+        cp "$slow_cache/hyperfine-scan-slow.json" "$slow_cache/detect-secrets.out" "$out/"
+        note "detect-secrets: timing and findings reused from an earlier run on this image ($(cat "$slow_cache/date")); SLOW=run measures it again."
+    elif [[ "$slow_mode" != skip ]]; then
         # Run from inside the tree so that reported paths are image paths.
         hf scan-slow "$slow_runs" 0 "detect-secrets" \
-            "cd $(q "$tree") && $(q "$detect_secrets") scan --all-files . >$(q "$out/detect-secrets.out")"
+            "cd $(q "$tree") && timeout ${SLOW_TIMEOUT:-3600} $(q "$detect_secrets") scan --all-files . >$(q "$out/detect-secrets.out")"
+        if [[ -s "$out/detect-secrets.out" ]]; then
+            rm -rf "$slow_cache"
+            mkdir -p "$slow_cache"
+            cp "$out/hyperfine-scan-slow.json" "$out/detect-secrets.out" "$slow_cache/"
+            date -u +%Y-%m-%dT%H:%MZ >"$slow_cache/date"
+        else
+            note "detect-secrets produced no output (stopped after ${SLOW_TIMEOUT:-3600} s?)."
+        fi
     fi
     note "kingfisher runs its bundled binary directly (the PyPI wrapper only execs it), with --no-update-check (no network here)."
     note "rg: $(wc -l <"$rg_patterns") patterns from benches/scripts/secret-patterns.txt, each with (?-u) (ASCII, like snapaudit), rg -a -uuu -n -f; output to a file (rg stops early when its stdout is /dev/null)."
@@ -220,6 +239,11 @@ facts="$out/facts.tsv"
 
 python3 "$here/score.py" "$out" "$tsv" "$facts" "$bench_dir/results.md" >/dev/null
 # Raw outputs hold the planted (synthetic) secrets in clear: keep them only on request.
-[[ "${KEEP_RAW:-0}" == 1 ]] || rm -f "$out"/*.out
+# (detect-secrets.out holds only hashes and stays.)
+if [[ "${KEEP_RAW:-0}" != 1 ]]; then
+    for f in "$out"/*.out; do
+        [[ "$f" == */detect-secrets.out ]] || rm -f "$f"
+    done
+fi
 log "results: $bench_dir/results.md"
 cat "$bench_dir/results.md"
