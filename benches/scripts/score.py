@@ -266,6 +266,15 @@ def main():
     if "snapaudit check --no-scan" in times:
         med = times["snapaudit check --no-scan"]["median"]
         judged.append(f"- check: under 50 ms for a 2 GiB image: {fmt_s(med)} -> {'met' if med < 0.05 else 'NOT met'}")
+    ours = scores.get("snapaudit-scan")
+    if ours and "error" not in ours:
+        judged.append(f"- scan: every planted secret found: {ours['found']}/{ours['total']} -> "
+                      f"{'met' if ours['found'] == ours['total'] else 'NOT met'}")
+        judged.append(f"- scan: no secret errors/warnings on stock files: {ours['false_alarms']} -> "
+                      f"{'met' if ours['false_alarms'] == 0 else 'NOT met'}")
+    if "snapaudit sanitize" in checks:
+        ok = checks["snapaudit sanitize"] == "deleted key gone; e2fsck clean"
+        judged.append(f"- sanitize: output clean: {checks['snapaudit sanitize']} -> {'met' if ok else 'NOT met'}")
     if judged:
         lines += ["", "## Goals (issues 3, 6, 7)", ""] + judged
 
