@@ -10,22 +10,32 @@ root=$(pwd)
 step() { printf '\n==> %s\n' "$*"; }
 
 # --- system tools the fixture factory and the tests call -------------------
-# sfdisk/sgdisk build partition tables, mkfs.vfat the ESP fixtures, zstd
-# decompresses committed fixtures; e2fsprogs is on every Debian machine.
+# command:Debian package. sfdisk/sgdisk/fdisk build partition tables, mkfs.*
+# and cryptsetup the non-ext probe fixtures, zstd the committed sample disk.
+tools=(
+    mke2fs:e2fsprogs debugfs:e2fsprogs e2fsck:e2fsprogs
+    sfdisk:fdisk fdisk:fdisk sgdisk:gdisk mkfs.vfat:dosfstools
+    mkswap:util-linux flock:util-linux blkid:util-linux
+    mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin
+    zstd:zstd python3:python3 awk:mawk
+)
+export PATH="$PATH:/usr/sbin:/sbin"
 need_pkgs=()
-command -v sfdisk >/dev/null || need_pkgs+=(fdisk)
-command -v sgdisk >/dev/null || need_pkgs+=(gdisk)
-command -v mkfs.vfat >/dev/null || need_pkgs+=(dosfstools)
-command -v mke2fs >/dev/null || need_pkgs+=(e2fsprogs)
-command -v zstd >/dev/null || need_pkgs+=(zstd)
-command -v python3 >/dev/null || need_pkgs+=(python3 python3-venv)
+for pair in "${tools[@]}"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || need_pkgs+=("${pair#*:}")
+done
 if ((${#need_pkgs[@]})); then
+    mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
     step "installing Debian packages: ${need_pkgs[*]}"
     sudo_=""
     [ "$(id -u)" -eq 0 ] || sudo_="sudo"
     $sudo_ apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
+python3 -c 'import venv' 2>/dev/null || {
+    echo "python3 lacks the venv module: apt-get install -y python3-venv" >&2
+    exit 1
+}
 
 step "style: cargo fmt, clippy"
 cargo fmt --all --check
