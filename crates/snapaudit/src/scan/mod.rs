@@ -43,7 +43,8 @@ pub use engine::{Match, Scanner, Scratch};
 pub use md5sums::{Md5sumsEntry, Md5sumsLineError, parse_md5sums};
 pub use rule::{Allowlist, Check, Keyword, RegexTarget, Rule, RuleSet};
 pub use run::{
-    MAX_HITS_PER_FILE, ScanOptions, ScanOutcome, ScanProgress, scan_disk, scan_image, scan_report,
+    MAX_HITS_PER_FILE, ScanOptions, ScanOutcome, ScanProgress, UNIT_BYTES, scan_disk, scan_image,
+    scan_report,
 };
 pub use stream::{DEFAULT_CHUNK_BYTES, StreamScan};
 pub use text::{LineCounter, count_newlines, is_placeholder, line_of, redact, shannon_entropy};

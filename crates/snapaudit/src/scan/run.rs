@@ -49,8 +49,9 @@ use crate::{Error, Result};
 
 /// Largest slice of data one work unit scans: small enough that a big
 /// file or free region is shared between workers, large enough that the
-/// per-unit overhead does not show.
-pub(crate) const UNIT_BYTES: usize = 8 << 20;
+/// per-unit overhead does not show. Matches across unit boundaries are
+/// found once (tests place secrets there).
+pub const UNIT_BYTES: usize = 8 << 20;
 
 /// Matches listed per file (or raw region); the rest are counted in one
 /// finding, so that a file full of secrets cannot exhaust memory.
@@ -357,14 +358,14 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
         })
         .collect();
     let vendor_dbs: Vec<OnceLock<VendorDb>> = exts.iter().map(|_| OnceLock::new()).collect();
-    let resolved: Vec<(Vec<Finding>, Vec<(Arc<str>, String, String)>)> = file_groups
+    let resolved: Vec<Resolved> = file_groups
         .into_par_iter()
         .map(|(i, mut ms, more)| {
             let Some(file) = planned.get(i) else {
-                return (Vec::new(), Vec::new());
+                return Resolved::default();
             };
             let (Some(fs), Some(db)) = (exts.get(file.fs), vendor_dbs.get(file.fs)) else {
-                return (Vec::new(), Vec::new());
+                return Resolved::default();
             };
             let db = db.get_or_init(|| VendorDb::load(&fs.layout));
             ms.sort_by_key(|m| (m.start, m.end));
@@ -376,10 +377,10 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
     // bytes (to 24 bits of hash).
     let mut vendor_secrets: HashMap<(Arc<str>, String), String> = HashMap::new();
     let mut file_findings = Vec::new();
-    for (fs_findings, twins) in resolved {
-        file_findings.extend(fs_findings);
-        for (rule, evidence, path) in twins {
-            vendor_secrets.entry((rule, evidence)).or_insert(path);
+    for r in resolved {
+        file_findings.extend(r.findings);
+        for v in r.vendor_secrets {
+            vendor_secrets.entry((v.rule, v.evidence)).or_insert(v.path);
         }
     }
     // A match elsewhere whose secret is vendor content (a `.pyc` compiled
@@ -600,15 +601,31 @@ fn shift(mut m: Match, base: usize) -> Match {
     m
 }
 
+/// A secret found in an unchanged package file.
+#[derive(Debug)]
+struct VendorSecret {
+    rule: Arc<str>,
+    /// Redacted evidence: prefix, length and hash prefix of the secret.
+    evidence: String,
+    path: String,
+}
+
+/// What one file's matches become.
+#[derive(Debug, Default)]
+struct Resolved {
+    findings: Vec<Finding>,
+    vendor_secrets: Vec<VendorSecret>,
+}
+
 /// Findings for one file's matches (sorted by offset), and the vendor
-/// secrets it holds as `(detector, evidence, path)`.
+/// secrets it holds.
 fn resolve_file(
     fs: &ExtFs<'_>,
     file: &PlannedFile,
     ms: &[Match],
     more: u64,
     db: &VendorDb,
-) -> (Vec<Finding>, Vec<(Arc<str>, String, String)>) {
+) -> Resolved {
     let volume = fs.layout.volume();
     let path = file.entry.path.as_str();
     // The line of the secret itself: a match may start lines earlier (a
@@ -629,7 +646,7 @@ fn resolve_file(
     match provenance {
         Provenance::Vendor { package } => {
             let Some(first) = ms.first() else {
-                return (out, Vec::new());
+                return Resolved::default();
             };
             out.push(findings::vendor_file(
                 first,
@@ -640,11 +657,18 @@ fn resolve_file(
                 image_offset(first),
                 &package,
             ));
-            let twins = ms
+            let vendor_secrets = ms
                 .iter()
-                .map(|m| (m.rule_id.clone(), m.evidence.clone(), path.to_string()))
+                .map(|m| VendorSecret {
+                    rule: m.rule_id.clone(),
+                    evidence: m.evidence.clone(),
+                    path: path.to_string(),
+                })
                 .collect();
-            return (out, twins);
+            return Resolved {
+                findings: out,
+                vendor_secrets,
+            };
         }
         Provenance::Modified { package } => {
             let note = format!("file of package {package}, modified since installation");
@@ -676,7 +700,10 @@ fn resolve_file(
         let rule = ms.first().map_or("secret.password", |m| &*m.rule_id);
         out.push(findings::truncated(rule, fs.partition, path, more));
     }
-    (out, Vec::new())
+    Resolved {
+        findings: out,
+        vendor_secrets: Vec::new(),
+    }
 }
 
 /// The 1-based line of each of `offsets` (file offsets, any order): one
