@@ -77,16 +77,7 @@ def test_check_many_wants_a_list(images) -> None:
         next(snapaudit.check_many(str(images.mbr)))
 
 
-def test_check_many_is_not_wired_yet(images) -> None:
-    """Until the audit lands (issue 3) check_many raises instead of
-    inventing reports; this test is replaced by the real ones then."""
-    with pytest.raises(NotImplementedError, match="issue 3"):
-        next(snapaudit.check_many([images.mbr, images.gpt], workers=2))
-
-
-def test_check_and_scan_are_not_wired_yet(images) -> None:
-    img = snapaudit.open(images.mbr)
-    with pytest.raises(NotImplementedError, match="check lands with issue 3"):
-        img.check(profile="alibaba-ecs", scan=False)
-    with pytest.raises(NotImplementedError, match="scan lands with issue 7"):
-        img.scan()
+def test_check_many_audits_every_image(images) -> None:
+    reports = list(snapaudit.check_many([images.mbr, images.gpt], workers=2, scan=False))
+    assert sorted(r.path for r in reports) == sorted([str(images.mbr), str(images.gpt)])
+    assert all(r.error is None and r.verdict in ("pass", "fail") for r in reports)
