@@ -35,6 +35,9 @@ pub(crate) enum Failure {
     /// Rust code panicked: a bug in snapaudit, never the caller's fault.
     Panic(String),
     /// The feature is waiting for another issue to land in the core crate.
+    /// Every entry point of `pending.rs` is wired now; the variant stays for
+    /// the next one that is not.
+    #[allow(dead_code)]
     NotWired(&'static str),
 }
 

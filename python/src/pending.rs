@@ -1,14 +1,14 @@
-//! The core entry points this binding calls but that have not landed in the
-//! core crate yet. Each returns `Err(Failure::NotWired)` (raised in Python as
-//! `NotImplementedError`) until the lead wires it: replace the body with the
-//! call into `snapaudit`, wrapped in `Ok`/`?`; nothing else in the binding
-//! changes. Results are never faked.
+//! The core entry points this binding calls: the audit (`check`, issue 3)
+//! and the sensitive-data scan (`scan`, issue 7), both wired to the core
+//! crate. An entry point whose core has not landed returns
+//! `Err(Failure::NotWired)` (raised in Python as `NotImplementedError`);
+//! results are never faked.
 
 use std::path::Path;
 
 use snapaudit::report::Report;
 
-use crate::errors::{Failure, Native};
+use crate::errors::Native;
 
 /// Rules (profile `profile`) plus, when `scan`, the sensitive-data scan of
 /// the image at `path`. `Err(Failure::Core(_))` only when the image cannot be
@@ -31,10 +31,8 @@ pub(crate) fn check_image(path: &Path, profile: &str, scan: bool) -> Native<Repo
     Ok(report)
 }
 
-/// The sensitive-data scan alone (data disks: no boot rules).
-///
-/// Wiring (issue 7): `Ok(snapaudit::scan::scan_image(path)?)`.
+/// The sensitive-data scan alone (data disks: no boot rules), with the
+/// built-in rules.
 pub(crate) fn scan_image(path: &Path) -> Native<Report> {
-    let _ = path;
-    Err(Failure::NotWired("scan lands with issue 7"))
+    Ok(snapaudit::scan::scan_image(path)?)
 }

@@ -128,7 +128,7 @@ def test_check_many_reports_every_image_even_broken_ones(images, tmp_path) -> No
         assert by_path[str(good)].error is None
 
 
-def test_scan_is_not_wired_yet(images) -> None:
-    img = snapaudit.open(images.mbr)
-    with pytest.raises(NotImplementedError, match="scan lands with issue 7"):
-        img.scan()
+def test_check_many_audits_every_image(images) -> None:
+    reports = list(snapaudit.check_many([images.mbr, images.gpt], workers=2, scan=False))
+    assert sorted(r.path for r in reports) == sorted([str(images.mbr), str(images.gpt)])
+    assert all(r.error is None and r.verdict in ("pass", "fail") for r in reports)

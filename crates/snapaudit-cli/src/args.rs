@@ -42,6 +42,8 @@ pub enum Format {
 pub enum Command {
     /// Audit system-disk images: partition layout, boot, accounts, hygiene, secrets.
     Check(CheckArgs),
+    /// Scan disk images for secrets (data disks: no boot rules).
+    Scan(ScanArgs),
     /// Show the partition table, partitions and filesystems.
     Inspect(InspectArgs),
     /// List a directory inside the image.
@@ -90,4 +92,17 @@ pub struct CheckArgs {
     /// Rules only: skip the sensitive-data scan.
     #[arg(long)]
     pub no_scan: bool,
+    /// Custom scan rules in gitleaks' TOML format, added to the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Disk images (raw, or .gz/.zst/.xz/.tar[.gz] holding one).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Custom scan rules in gitleaks' TOML format, added to the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
 }

@@ -1,7 +1,7 @@
 //! `snapaudit check`: audit one or many images in parallel.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
@@ -9,9 +9,11 @@ use anyhow::Result;
 use rayon::prelude::*;
 use snapaudit::image::{Image, OpenOptions, ReadStrategy};
 use snapaudit::report::{Report, to_sarif};
-use snapaudit::rules::{CheckOptions, Profile, ScanPolicy};
+use snapaudit::rules::{CheckOptions, Profile, ScanPolicy, check_with};
+use snapaudit::scan::ScanOptions;
 
 use crate::args::{CheckArgs, Common, Format};
+use crate::scan::{ByteProgress, scan_options};
 
 pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
     let profile = Profile::by_name(&args.profile)?;
@@ -23,13 +25,44 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
             ScanPolicy::Scan
         },
     };
+    if args.no_scan {
+        let audit = |image: &Image| check_with(image, &options, None);
+        return audit_all(common, &args.images, options.profile.name(), &audit, None);
+    }
+    let progress = ByteProgress::start(&args.images);
+    let scan: ScanOptions = scan_options(args.rules.as_deref(), progress.as_ref())?;
+    let audit = |image: &Image| check_with(image, &options, Some(&scan));
+    let code = audit_all(
+        common,
+        &args.images,
+        options.profile.name(),
+        &audit,
+        progress.as_ref(),
+    );
+    if let Some(p) = progress {
+        p.finish();
+    }
+    code
+}
+
+/// Audits every image with `audit` in parallel and writes the reports in
+/// `common.format`; the exit code follows DESIGN.md. Without a byte
+/// progress bar, a bar counting images shows when there are several and
+/// stderr is a terminal.
+pub fn audit_all(
+    common: &Common,
+    images: &[PathBuf],
+    profile: &str,
+    audit: &(dyn Fn(&Image) -> snapaudit::Result<Report> + Sync),
+    bytes: Option<&ByteProgress>,
+) -> Result<ExitCode> {
     let strategy = if common.no_mmap {
         ReadStrategy::Read
     } else {
         ReadStrategy::Mmap
     };
-    let bar = (args.images.len() > 1 && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(args.images.len() as u64);
+    let bar = (bytes.is_none() && images.len() > 1 && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(images.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{pos}/{len} images [{bar:30}] {elapsed} {msg}",
@@ -40,8 +73,8 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
     });
     let stdout = Mutex::new(std::io::stdout());
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let audit = |path: &PathBuf| -> Report {
-        let report = audit_one(path, strategy, &options);
+    let one = |path: &PathBuf| -> Report {
+        let report = audit_one(path, strategy, profile, audit);
         if let Some(bar) = &bar {
             bar.inc(1);
         }
@@ -50,10 +83,10 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
     // JSON streams one line per image as each finishes; human and SARIF
     // output keep the order of the arguments.
     let reports: Vec<Report> = if common.format == Format::Json {
-        args.images
+        images
             .par_iter()
             .map(|p| {
-                let r = audit(p);
+                let r = one(p);
                 if let Ok(line) = serde_json::to_string(&r) {
                     let mut out = stdout.lock().unwrap_or_else(|e| e.into_inner());
                     let _ = writeln!(out, "{line}");
@@ -62,10 +95,13 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
             })
             .collect()
     } else {
-        args.images.par_iter().map(audit).collect()
+        images.par_iter().map(one).collect()
     };
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(b) = bytes {
+        b.clear();
     }
     let mut out = stdout.lock().unwrap_or_else(|e| e.into_inner());
     match common.format {
@@ -88,7 +124,12 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
     Ok(exit_code(&reports))
 }
 
-fn audit_one(path: &PathBuf, strategy: ReadStrategy, options: &CheckOptions) -> Report {
+fn audit_one(
+    path: &Path,
+    strategy: ReadStrategy,
+    profile: &str,
+    audit: &(dyn Fn(&Image) -> snapaudit::Result<Report> + Sync),
+) -> Report {
     let opened = Image::open_with(
         path,
         OpenOptions {
@@ -101,13 +142,13 @@ fn audit_one(path: &PathBuf, strategy: ReadStrategy, options: &CheckOptions) -> 
         size_bytes: 0,
         format: "unknown".into(),
     };
-    match opened.and_then(|img| snapaudit::rules::check(&img, options)) {
+    match opened.and_then(|img| audit(&img)) {
         Ok(mut r) => {
             // Report the path as the user wrote it.
             r.image.path = path.display().to_string();
             r
         }
-        Err(e) => Report::failed(info, options.profile.name(), &e),
+        Err(e) => Report::failed(info, profile, &e),
     }
 }
 

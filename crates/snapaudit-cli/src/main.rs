@@ -9,6 +9,7 @@ mod files;
 mod inspect;
 mod open;
 mod render;
+mod scan;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Check(a) => check::run(&cli.common, a),
+        Command::Scan(a) => scan::run(&cli.common, a),
         Command::Inspect(a) => inspect::run(&cli.common, a),
         Command::Ls(a) => files::ls(&cli.common, a),
         Command::Cat(a) => files::cat(&cli.common, a),

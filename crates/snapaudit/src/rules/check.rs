@@ -11,6 +11,7 @@ use crate::ext4::{Volume, find_root};
 use crate::image::Image;
 use crate::partition::PartitionTable;
 use crate::report::{DiskInfo, Finding, ImageInfo, OsInfo, Report, SystemInfo};
+use crate::scan::{ScanOptions, scan_disk};
 use crate::system::facts::SystemFacts;
 
 /// Whether the sensitive-data scan runs as part of `check`.
@@ -40,9 +41,25 @@ pub fn image_info(image: &Image) -> ImageInfo {
 }
 
 /// Audit `image` as a system disk. `Err` only when the image cannot be read
-/// at all; everything else is a finding.
+/// at all; everything else is a finding. With [`ScanPolicy::Scan`] the
+/// sensitive-data scan runs with the built-in rules.
 pub fn check(image: &Image, options: &CheckOptions) -> Result<Report> {
+    check_with(image, options, None)
+}
+
+/// [`check`] with the scan's rules and progress given by `scan` (default:
+/// the built-in rules); `scan` is ignored under [`ScanPolicy::Skip`].
+pub fn check_with(
+    image: &Image,
+    options: &CheckOptions,
+    scan: Option<&ScanOptions>,
+) -> Result<Report> {
     let started = Instant::now();
+    let scan = match (options.scan, scan) {
+        (ScanPolicy::Skip, _) => None,
+        (ScanPolicy::Scan, Some(s)) => Some(s.clone()),
+        (ScanPolicy::Scan, None) => Some(ScanOptions::builtin()?),
+    };
     let mut report = Report::new(image_info(image), options.profile.name());
     let table = PartitionTable::read(image)?;
     let mut findings: Vec<Finding> = Vec::new();
@@ -82,6 +99,12 @@ pub fn check(image: &Image, options: &CheckOptions) -> Result<Report> {
                 }
             }
         },
+    }
+    if let Some(scan) = &scan {
+        let outcome = scan_disk(image, &table, scan);
+        findings.extend(outcome.findings);
+        report.stats.files_scanned = outcome.files_scanned;
+        report.stats.bytes_scanned = outcome.bytes_scanned;
     }
     report.findings = findings
         .into_iter()

@@ -7,6 +7,7 @@ mod accounts;
 mod boot;
 pub mod catalogue;
 mod check;
+mod data_disk;
 mod disk;
 mod fs;
 mod fstab;
@@ -17,5 +18,6 @@ mod profile;
 mod selinux;
 mod system;
 
-pub use check::{CheckOptions, ScanPolicy, check};
+pub use check::{CheckOptions, ScanPolicy, check, check_with};
+pub use data_disk::scan_report;
 pub use profile::Profile;

@@ -164,6 +164,20 @@ pub(crate) fn password_key_start(hay: &[u8], keyword_at: usize, line_start: bool
         }
     }
     let prefix = hay.get(key_start..keyword_at)?;
+    // `"x$passwd" = "x*"`: a shell variable expanded inside a quoted string
+    // and compared (`[ … = … ]`), not a key being assigned. (PHP's
+    // `$password = "…"` is still an assignment: no quote after the key.)
+    let key_end = keyword_at
+        + rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+            .count();
+    if key_start > 0
+        && hay.get(key_start - 1) == Some(&b'$')
+        && hay.get(key_end).is_some_and(|b| *b == b'"' || *b == b'\'')
+    {
+        return None;
+    }
     if !long {
         // `pass`/`pwd` alone or after a separator: `smtp_pass`, not `bypass`;
         // `pwd` never alone (`PWD=/home/user` is the working directory).

@@ -15,22 +15,37 @@
 //! (`unicode(false)`). A [`Match`] carries offsets and redacted evidence,
 //! never the secret: see [`redact`].
 //!
-//! File mode and unallocated mode (issue 7) are built on this API.
+//! On top of the engine, [`scan_disk`] scans a whole disk image: every
+//! regular file of every ext2/3/4 filesystem (file mode, `files`), dpkg's
+//! record of unchanged package files (`vendor`), credentials files by path
+//! (`credentials`), and the free blocks, unpartitioned space and unreadable
+//! partitions (raw mode, `unallocated`); see the `run` module docs.
+//! [`scan_report`] makes the data-disk report of `snapaudit scan`.
 
 mod builtin;
 mod checks;
+mod credentials;
 mod engine;
+mod files;
+mod findings;
 mod gitleaks;
 pub mod md5sums;
 mod pattern;
 mod prefilter;
 mod rule;
+mod run;
 mod stream;
 mod text;
+mod unallocated;
+mod vendor;
 
 pub use engine::{Match, Scanner, Scratch};
 pub use md5sums::{Md5sumsEntry, Md5sumsLineError, parse_md5sums};
 pub use rule::{Allowlist, Check, Keyword, RegexTarget, Rule, RuleSet};
+pub use run::{
+    MAX_HITS_PER_FILE, ScanOptions, ScanOutcome, ScanProgress, UNIT_BYTES, scan_disk, scan_image,
+    scan_report,
+};
 pub use stream::{DEFAULT_CHUNK_BYTES, StreamScan};
 pub use text::{LineCounter, count_newlines, is_placeholder, line_of, redact, shannon_entropy};
 

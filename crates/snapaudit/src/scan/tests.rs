@@ -664,6 +664,7 @@ fn passwords_in_config_assignments() {
         "smtp_pass: {}\n",
         "export ADMIN_PASSWORD={}\n",
         "adminpassword = {}\n",
+        "$db_password = \"{}\";\n",
     ] {
         let p = pw(&mut g);
         let text = template.replace("{}", &p);
@@ -697,6 +698,9 @@ fn config_placeholders_and_code_do_not_fire() {
         "password: *default_password\n",
         "if pass == other:\n",
         "password required pam_unix.so nullok\n",
+        // A shell test on an expanded variable (sudo.prerm), not an
+        // assignment.
+        "\tif [ \"x$passwd\" = \"x*\" ] || [ \"x$passwd1\" = \"x!\" ]; then\n",
     ] {
         assert_none(text, Some("/etc/x.conf"), text.trim());
     }
