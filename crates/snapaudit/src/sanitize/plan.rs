@@ -254,6 +254,16 @@ impl Plan {
         &self.writes.zero
     }
 
+    /// The ranges the plan writes after the zeroing (metadata blocks, `#`,
+    /// `*`), ascending; they may overlap each other and zeroed ranges.
+    pub fn patched_ranges(&self) -> Vec<ByteRange> {
+        self.writes
+            .patches
+            .iter()
+            .map(|(offset, bytes)| ByteRange::new(*offset, bytes.len() as u64))
+            .collect()
+    }
+
     /// Bytes written by the plan besides the zeroing.
     pub fn patched_bytes(&self) -> u64 {
         self.writes
