@@ -8,9 +8,12 @@
     >>> report = img.check(profile="alibaba-ecs", scan=True)
     >>> report.to_pandas()
     >>> for report in snapaudit.check_many(paths, workers=8): ...
+    >>> img.sanitize("clean.raw", report=report)   # a fixed, scrubbed copy
 
 Every call into the native core releases the GIL; images are opened
-read-only (memory-mapped unless ``mmap=False``) and never modified.
+read-only (memory-mapped unless ``mmap=False``) and never modified
+(``Image.sanitize`` writes a new file, or the image itself only with
+``in_place=True``).
 """
 
 from __future__ import annotations
@@ -36,19 +39,25 @@ from ._native import (
 )
 from ._native import _batch
 from ._report import SEVERITIES, Finding, Location, Report, Severity
+from ._sanitize import Action, FreeBlocks, NotFixable, Refusal, Sanitized
 
 __all__ = [
+    "Action",
     "CorruptImageError",
     "DEFAULT_READ_MAX_BYTES",
     "Filesystem",
     "Finding",
+    "FreeBlocks",
     "Image",
     "InternalError",
     "InvalidInputError",
     "Location",
+    "NotFixable",
     "Partition",
+    "Refusal",
     "Report",
     "SEVERITIES",
+    "Sanitized",
     "Severity",
     "SnapauditError",
     "Stat",

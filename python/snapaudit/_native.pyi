@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import final
 
 from snapaudit._report import Report
+from snapaudit._sanitize import Sanitized
 
 __all__ = [
     "Batch",
@@ -75,6 +76,17 @@ class Image:
     def filesystem(self, partition: int) -> Filesystem: ...
     def check(self, *, profile: str = "alibaba-ecs", scan: bool = True) -> Report: ...
     def scan(self) -> Report: ...
+    def sanitize(
+        self,
+        out: str | os.PathLike[str] | None = None,
+        *,
+        report: Report | str | None = None,
+        plan_only: bool = False,
+        in_place: bool = False,
+        wipe_logs: bool = False,
+        zero_free: bool = True,
+        profile: str = "alibaba-ecs",
+    ) -> Sanitized: ...
 
 @final
 class Stat:

@@ -235,6 +235,43 @@ impl Image {
         Self::to_report(py, &report)
     }
 
+    /// Fix what `report` found (default: audit first) and write the
+    /// sanitized image to `out`; see `snapaudit._sanitize`.
+    #[pyo3(signature = (out = None, *, report = None, plan_only = false, in_place = false, wipe_logs = false, zero_free = true, profile = "alibaba-ecs"))]
+    #[allow(clippy::too_many_arguments)]
+    fn sanitize<'py>(
+        &self,
+        py: Python<'py>,
+        out: Option<PathBuf>,
+        report: Option<Bound<'py, PyAny>>,
+        plan_only: bool,
+        in_place: bool,
+        wipe_logs: bool,
+        zero_free: bool,
+        profile: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // A Report object, or its JSON text.
+        let report_json = match report {
+            None => None,
+            Some(r) => match r.extract::<String>() {
+                Ok(text) => Some(text),
+                Err(_) => Some(r.call_method0("to_json")?.extract::<String>()?),
+            },
+        };
+        let request = crate::sanitize::Request {
+            out,
+            report_json,
+            profile: profile.to_string(),
+            plan_only,
+            in_place,
+            wipe_logs,
+            zero_free,
+        };
+        let image = Arc::clone(&self.image);
+        let json = run(py, move || crate::sanitize::sanitize(&image, request))?;
+        crate::sanitize::to_python(py, &json)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let path = self.image.path().display().to_string();
         let path = crate::repr::py_str(py, &path)?;

@@ -12,6 +12,7 @@ mod image;
 mod pending;
 mod report;
 mod repr;
+mod sanitize;
 
 use pyo3::prelude::*;
 

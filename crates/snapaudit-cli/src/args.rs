@@ -52,6 +52,8 @@ pub enum Command {
     Cat(PathArgs),
     /// Show a file's metadata.
     Stat(PathArgs),
+    /// Write a fixed, scrubbed copy of a system-disk image.
+    Sanitize(SanitizeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,4 +107,28 @@ pub struct ScanArgs {
     /// Custom scan rules in gitleaks' TOML format, added to the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SanitizeArgs {
+    /// Disk image (raw, or .gz/.zst/.xz/.tar[.gz] holding one).
+    pub image: PathBuf,
+    /// Where to write the sanitized image (a new file; it appears only once complete).
+    #[arg(short = 'o', long = "output", required_unless_present_any = ["plan_only", "in_place"], conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+    /// Print the plan (what would be done and what cannot be) and stop.
+    #[arg(long)]
+    pub plan_only: bool,
+    /// Change the input image itself instead of writing a copy (refused for compressed inputs).
+    #[arg(long)]
+    pub in_place: bool,
+    /// Also wipe the log files under /var/log (contents zeroed, sizes kept).
+    #[arg(long)]
+    pub wipe_logs: bool,
+    /// Leave the free blocks as they are (by default they are zeroed, like zerofree).
+    #[arg(long)]
+    pub no_zero_free: bool,
+    /// Rule profile of the audit that decides what to fix.
+    #[arg(long, default_value = "alibaba-ecs")]
+    pub profile: String,
 }

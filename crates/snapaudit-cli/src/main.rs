@@ -9,6 +9,7 @@ mod files;
 mod inspect;
 mod open;
 mod render;
+mod sanitize;
 mod scan;
 
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Command::Ls(a) => files::ls(&cli.common, a),
         Command::Cat(a) => files::cat(&cli.common, a),
         Command::Stat(a) => files::stat(&cli.common, a),
+        Command::Sanitize(a) => sanitize::run(&cli.common, a),
     };
     match result {
         Ok(code) => code,
