@@ -62,6 +62,9 @@ const HISTORY_FILES: &[&str] = &[
     ".rediscli_history",
 ];
 
+/// Histories larger than this are reported without reading them.
+const MAX_HISTORY_PEEK_BYTES: u64 = 4 << 20;
+
 /// A bounded number of log files is listed; the count is what matters.
 const MAX_LOGS: usize = 10_000;
 
@@ -139,11 +142,18 @@ pub fn hygiene(fs: &Fs, homes: &[String]) -> HygieneFacts {
     for home in homes {
         for name in HISTORY_FILES {
             let path = format!("{home}/{name}");
+            // A history the sanitizer wiped keeps its size but holds only
+            // zeros: nothing left to report.
             if let Some(size) = size_of(fs, &path).filter(|&s| s > 0) {
-                h.histories.push(SizedPath {
-                    path,
-                    size_bytes: size,
-                });
+                let blank = fs
+                    .read_limited(&path, MAX_HISTORY_PEEK_BYTES)
+                    .is_ok_and(|b| b.iter().all(|&c| c == 0));
+                if !blank {
+                    h.histories.push(SizedPath {
+                        path,
+                        size_bytes: size,
+                    });
+                }
             }
         }
         for name in ["authorized_keys", "authorized_keys2"] {
