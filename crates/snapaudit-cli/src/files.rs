@@ -20,7 +20,19 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
     }
     let mut code = ExitCode::SUCCESS;
     let mut dirs = vec![(args.path.clone(), 0usize)];
+    // Directories already listed, by inode number: a directory hard-linked
+    // into its own subtree is listed once (the depth bound alone lets two
+    // such links multiply the paths exponentially).
+    let mut listed = std::collections::HashSet::new();
     while let Some((dir, depth)) = dirs.pop() {
+        if args.recursive
+            && let Some(ino) = fs.inode_number(&dir)
+            && !listed.insert(ino)
+        {
+            eprintln!("snapaudit: {dir}: directory already listed (a directory loop); skipped");
+            code = ExitCode::from(2);
+            continue;
+        }
         let entries = match fs.read_dir(&dir) {
             Ok(e) => e,
             Err(e) => {

@@ -471,6 +471,17 @@ impl Fs {
             .map_err(|e| self.volume.error(path, e))
     }
 
+    /// The inode number `path` resolves to (symlinks followed), from our own
+    /// reader; `None` when it cannot tell. Lets a caller that walks the
+    /// tree itself (`ls -R`) enter each directory once, like [`Fs::walk`].
+    pub fn inode_number(&self, path: &str) -> Option<u32> {
+        use super::layout::{Follow, Layout};
+        Layout::open(self.volume.bytes())
+            .ok()?
+            .lookup(path, Follow::All)
+            .ok()
+    }
+
     /// The entries of a directory, without `.` and `..`, sorted by name.
     pub fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
         let iter = self
@@ -501,20 +512,55 @@ impl Fs {
     /// Visit every entry under `root` depth-first in name order (symlinks
     /// are reported, not followed). Unreadable directories are reported to
     /// `on_error` and skipped; the walk goes on.
+    ///
+    /// Each directory is entered once: a directory hard-linked into its own
+    /// subtree, or under a second name, is listed but not descended into
+    /// again (reported to `on_error` as a loop). Without that, two links
+    /// back up the tree make the number of paths grow exponentially with
+    /// [`MAX_WALK_DEPTH`]. Directory identity (the inode number) comes from
+    /// our own reader; where it cannot tell, the depth bound still holds.
     pub fn walk(
         &self,
         root: &str,
         visit: &mut dyn FnMut(&WalkEntry),
         on_error: &mut dyn FnMut(&str, Error),
     ) {
-        let mut stack: Vec<(String, usize)> = vec![(root.to_string(), 0)];
-        while let Some((dir, depth)) = stack.pop() {
+        use super::layout::{Follow, Layout};
+        let layout = Layout::open(self.volume.bytes()).ok();
+        let root_ino = layout
+            .as_ref()
+            .and_then(|l| l.lookup(root, Follow::All).ok());
+        // (inode number, first path) of every directory entered.
+        let mut entered: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+        let mut stack: Vec<(String, usize, Option<u32>)> = vec![(root.to_string(), 0, root_ino)];
+        while let Some((dir, depth, ino)) = stack.pop() {
+            if let Some(ino) = ino {
+                if let Some(first) = entered.get(&ino) {
+                    on_error(
+                        &dir,
+                        Error::corrupt(
+                            self.volume.start_bytes,
+                            format!(
+                                "{dir}: directory inode {ino} was already walked as {first} (a directory loop or a hard-linked directory); not walked again"
+                            ),
+                        ),
+                    );
+                    continue;
+                }
+                entered.insert(ino, dir.clone());
+            }
             let entries = match self.read_dir(&dir) {
                 Ok(e) => e,
                 Err(e) => {
                     on_error(&dir, e);
                     continue;
                 }
+            };
+            let child_inos = match (&layout, ino) {
+                (Some(l), Some(ino)) if entries.iter().any(|e| e.kind == FileKind::Dir) => {
+                    subdir_inodes(l, ino)
+                }
+                _ => Default::default(),
             };
             // Pushed in reverse so that names come out in order.
             for e in entries.iter().rev() {
@@ -531,7 +577,8 @@ impl Fs {
                             ),
                         );
                     } else {
-                        stack.push((path.clone(), depth + 1));
+                        let child = child_inos.get(&e.name).copied().flatten();
+                        stack.push((path.clone(), depth + 1, child));
                     }
                 }
             }
@@ -544,6 +591,31 @@ impl Fs {
             }
         }
     }
+}
+
+/// Inode numbers of the subdirectories of directory `ino`, by name as
+/// [`Fs::read_dir`] decodes it (`None` for names that decode alike); empty
+/// when our reader cannot list it.
+fn subdir_inodes(
+    layout: &super::layout::Layout<'_>,
+    ino: u32,
+) -> std::collections::HashMap<String, Option<u32>> {
+    use super::layout::file_type;
+    let mut out = std::collections::HashMap::new();
+    let Ok(raw) = layout.read_dir(ino) else {
+        return out;
+    };
+    // Without the filetype feature every entry says UNKNOWN.
+    for e in raw
+        .into_iter()
+        .filter(|e| matches!(e.file_type, file_type::DIRECTORY | file_type::UNKNOWN))
+    {
+        let name = String::from_utf8_lossy(&e.name).into_owned();
+        out.entry(name)
+            .and_modify(|ino: &mut Option<u32>| *ino = None)
+            .or_insert(Some(e.ino));
+    }
+    out
 }
 
 /// `dir` + `/` + `name` without doubling the root slash.

@@ -80,9 +80,33 @@ pub(super) fn read(disk: &[u8]) -> Result<Option<PartitionTable>> {
         ));
     }
     let chain = match extended.first() {
-        Some(ext) => walk_ebr_chain(disk, ext.starting_lba, disk_sectors),
+        Some(ext) => walk_ebr_chain(disk, ext.starting_lba, disk_sectors).map_err(
+            |(fault, offset, found)| {
+                (
+                    format!("the extended partition chain is corrupt: {fault}"),
+                    offset,
+                    found,
+                )
+            },
+        ),
         None => Ok(Vec::new()),
     };
+    // A used entry starting at LBA 0 lies over the MBR itself. It is
+    // corrupt, and mbrman's alignment guess panics when every used entry
+    // starts there, so mbrman is not asked.
+    let chain = chain.and_then(|found| {
+        match entries
+            .iter()
+            .position(|e| e.sys != 0 && e.starting_lba == 0)
+        {
+            Some(i) => Err((
+                format!("partition {} starts at LBA 0, over the MBR itself", i + 1),
+                (ENTRY_TABLE + 16 * i) as u64,
+                found,
+            )),
+            None => Ok(found),
+        }
+    });
     match chain {
         // The chain is sound, so mbrman can be trusted with it.
         Ok(_) => match parse_with_mbrman(disk) {
@@ -96,12 +120,10 @@ pub(super) fn read(disk: &[u8]) -> Result<Option<PartitionTable>> {
                 Some(ENTRY_TABLE as u64),
             )),
         },
-        // mbrman refuses broken chains as a whole; keep what precedes the fault.
+        // mbrman refuses broken chains as a whole (and panics on some
+        // tables); keep what precedes the fault.
         Err((fault, offset, found)) => {
-            problems.push(TableProblem::error(
-                format!("the extended partition chain is corrupt: {fault}"),
-                Some(offset),
-            ));
+            problems.push(TableProblem::error(fault, Some(offset)));
             for (i, e) in entries.iter().enumerate() {
                 if e.sys != 0 {
                     partitions.push(make(i as u32 + 1, e, u64::from(e.starting_lba), signature));
@@ -207,13 +229,11 @@ fn walk_ebr_chain(
             }
             found.push((start, logical));
         }
-        // An empty link entry ends the chain. A link that is used but
-        // points at relative LBA 0 points back at the first EBR: a loop
-        // (Linux follows it until its own loop counter gives up).
-        if next.sys == 0 || next.sectors == 0 {
-            return Ok(found);
-        }
-        if next.starting_lba == 0 {
+        // Link offsets are relative to the first EBR, so an extended-type
+        // link with sectors but offset 0 points back at the first EBR:
+        // Linux and sfdisk follow it round and round (mbrman stops, taking
+        // it for the end). It is a loop, not the end of the chain.
+        if next.starting_lba == 0 && is_extended(next.sys) && next.sectors != 0 {
             return Err((
                 format!(
                     "the EBR at LBA {ebr_lba} links back to the first EBR at LBA {ext_lba} (a loop)"
@@ -221,6 +241,9 @@ fn walk_ebr_chain(
                 offset,
                 found,
             ));
+        }
+        if next.sys == 0 || next.starting_lba == 0 {
+            return Ok(found);
         }
         // Each link is relative to the extended partition's start and must
         // move forward: that is what mbrman requires and what ends the walk.

@@ -66,6 +66,73 @@ fn mbr_ebr_loop_is_reported_not_followed() {
     assert_eq!(t.partitions.iter().filter(|p| p.index >= 5).count(), 2);
 }
 
+/// Regression (hostile-mbr-ebr-loop): an EBR whose link entry is of
+/// extended type, with sectors, at relative LBA 0 points back at the first
+/// EBR. It was taken for the end of the chain, so the loop went unreported
+/// (Linux and sfdisk follow it round and round).
+#[test]
+fn ebr_link_back_to_relative_lba_0_is_a_loop() {
+    let build = |link_sys: u8, link_sectors: u32| {
+        let mut d = vec![0u8; 4 << 20];
+        mbr_entry(&mut d, 0, 0, 0, 0x05, 2048, 4096);
+        mbr_entry(&mut d, 2048 * 512, 0, 0, 0x83, 1, 50);
+        mbr_entry(&mut d, 2048 * 512, 1, 0, 0x05, 100, 200);
+        mbr_entry(&mut d, (2048 + 100) * 512, 0, 0, 0x83, 1, 50);
+        mbr_entry(&mut d, (2048 + 100) * 512, 1, 0, link_sys, 0, link_sectors);
+        PartitionTable::read(&disk_with(d)).unwrap()
+    };
+    let looped = build(0x05, 200);
+    assert!(
+        looped
+            .problems
+            .iter()
+            .any(|p| p.severity == Severity::Error
+                && p.message.contains("links back to the first EBR")),
+        "{:?}",
+        looped.problems
+    );
+    // Both logical partitions are still listed, once each.
+    let logical: Vec<u32> = looped
+        .partitions
+        .iter()
+        .map(|p| p.index)
+        .filter(|i| *i >= 5)
+        .collect();
+    assert_eq!(logical, vec![5, 6]);
+    // An empty link entry (type 0), or one without sectors, ends the chain.
+    for (sys, sectors) in [(0x00, 0), (0x05, 0)] {
+        let t = build(sys, sectors);
+        assert!(
+            t.problems.is_empty(),
+            "{sys:#x}/{sectors}: {:?}",
+            t.problems
+        );
+        assert_eq!(t.partitions.len(), 3);
+    }
+}
+
+/// Regression (fuzz: partition_table crash-1892ed29): one used entry at
+/// LBA 0 and nothing else made mbrman's alignment guess unwrap `None`. The
+/// panic was caught, but it is a table over its own MBR: our error now,
+/// and mbrman is not asked.
+#[test]
+fn mbr_entry_at_lba_0_is_an_error_not_an_mbrman_panic() {
+    for (start, len) in [(0u32, 0u32), (0, 2048)] {
+        let mut d = vec![0u8; 1 << 20];
+        mbr_entry(&mut d, 0, 1, 0, 0x83, start, len);
+        let t = PartitionTable::read(&disk_with(d)).unwrap();
+        assert_eq!(t.kind, TableKind::Mbr);
+        assert!(
+            t.problems.iter().any(|p| p.severity == Severity::Error
+                && p.message == "partition 2 starts at LBA 0, over the MBR itself"),
+            "{:?}",
+            t.problems
+        );
+        assert_eq!(t.partitions.len(), 1);
+        assert_eq!(t.partitions[0].index, 2);
+    }
+}
+
 #[test]
 fn fat_boot_sector_is_not_an_mbr() {
     let mut d = vec![0u8; 1 << 20];

@@ -67,9 +67,9 @@ pub fn check_with(
     let root = find_root(image, &table);
     report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
     match &root {
-        None => disk::no_root(&table, None, &mut findings),
+        None => disk::no_root(&table, None, &unopened_ext(image, &table), &mut findings),
         Some(volume) => match volume.open() {
-            Err(e) => disk::no_root(&table, Some((volume.partition(), &e)), &mut findings),
+            Err(e) => disk::no_root(&table, Some((volume.partition(), &e)), &[], &mut findings),
             Ok(fs) => {
                 disk::layout(&table, volume.partition(), &mut findings);
                 let facts = SystemFacts::gather(&fs);
@@ -113,6 +113,21 @@ pub fn check_with(
     report.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     report.finish();
     Ok(report)
+}
+
+/// The ext partitions that cannot be opened at all, with the reason.
+fn unopened_ext(image: &Image, table: &PartitionTable) -> Vec<(u32, String)> {
+    table
+        .partitions
+        .iter()
+        .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+        .filter_map(|p| {
+            Volume::new(image, p)
+                .open()
+                .err()
+                .map(|e| (p.index, e.to_string()))
+        })
+        .collect()
 }
 
 /// `i_flags` of the account files that exist (symlinks followed).

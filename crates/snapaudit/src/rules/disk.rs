@@ -104,6 +104,7 @@ pub fn layout(table: &PartitionTable, root: u32, out: &mut Vec<Finding>) {
 pub fn no_root(
     table: &PartitionTable,
     open_error: Option<(u32, &crate::Error)>,
+    unopened_ext: &[(u32, String)],
     out: &mut Vec<Finding>,
 ) {
     if let Some((index, err)) = open_error {
@@ -121,7 +122,7 @@ pub fn no_root(
         );
         return;
     }
-    let unreadable: Vec<String> = table
+    let mut unreadable: Vec<String> = table
         .partitions
         .iter()
         .filter_map(|p| {
@@ -133,11 +134,25 @@ pub fn no_root(
             .then(|| format!("partition {} is {}", p.index, fs.kind.as_str()))
         })
         .collect();
+    // An ext filesystem that could not be opened at all (an unsupported
+    // feature such as casefold or inline_data, a corrupt superblock) may be
+    // the root: say why, rather than "no root found".
+    let other_fs = !unreadable.is_empty();
+    unreadable.extend(
+        unopened_ext.iter().map(|(index, err)| {
+            format!("partition {index} is ext2/3/4 but cannot be read ({err})")
+        }),
+    );
     let message = if unreadable.is_empty() {
         "no root filesystem found: no ext2/3/4 partition holds /etc and /sbin (or /usr/sbin); the file rules did not run".to_string()
-    } else {
+    } else if other_fs {
         format!(
             "no readable root filesystem: {}; snapaudit reads ext2/3/4 only, so the file rules did not run",
+            unreadable.join(", ")
+        )
+    } else {
+        format!(
+            "no readable root filesystem: {}; the file rules did not run",
             unreadable.join(", ")
         )
     };
