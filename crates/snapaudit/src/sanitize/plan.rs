@@ -222,8 +222,22 @@ impl Plan {
                     continue;
                 }
             };
+            let overlaps = table.partitions.iter().any(|other| {
+                other.index != part.index
+                    && other.start_bytes < part.end_bytes()
+                    && part.start_bytes < other.end_bytes()
+            });
             let mut fs = FsPlanner::new(image, part, options, dtime);
-            fs.plan(items);
+            if overlaps {
+                fs.refuse(
+                    items,
+                    format!(
+                        "partition {index} overlaps another partition: its free blocks may be another filesystem's data; fix the partition table first"
+                    ),
+                );
+            } else {
+                fs.plan(items);
+            }
             plan.actions.append(&mut fs.actions);
             plan.not_fixable.append(&mut fs.not_fixable);
             plan.refused.extend(fs.refusal);
@@ -390,22 +404,22 @@ impl<'i> FsPlanner<'i> {
             None
         };
         if let Some(reason) = refusal {
-            let modifies = !items.is_empty() || self.options.free_space == FreeSpacePolicy::Zero;
-            if modifies {
-                self.all_not_fixable(items, &reason);
-                self.refusal = Some(Refusal {
-                    partition: self.index(),
-                    reason,
-                });
-            }
+            self.refuse(items, reason);
             return;
         }
+        let shared_blocks = sb
+            .s_feature_ro_compat
+            .contains(crate::ext4::layout::RoCompatFeatures::SHARED_BLOCKS);
 
         let mut edits = MetaEdits::new(&layout);
         let mut unallocated: Vec<(FindingRef, u64, u64)> = Vec::new();
         let mut targets: BTreeMap<u32, Target> = BTreeMap::new();
         for (finding, intent) in items {
             match intent {
+                Intent::File { .. } if shared_blocks => self.not_fixable.push(NotFixable {
+                    finding,
+                    reason: "the filesystem has the shared_blocks feature: a block may belong to several files, so changing one file's blocks could change others".into(),
+                }),
                 Intent::File { path, op } => {
                     if let Err(reason) = self.add_target(&layout, &mut targets, &finding, &path, op)
                     {
@@ -539,6 +553,21 @@ impl<'i> FsPlanner<'i> {
             }
         }
         self.actions.extend(zero_free);
+    }
+
+    /// Refuse to touch this filesystem — if the plan would touch it at all
+    /// (findings to fix, or free space to zero).
+    fn refuse(&mut self, items: Vec<(FindingRef, Intent)>, reason: String) {
+        let modifies = !items.is_empty() || self.options.free_space == FreeSpacePolicy::Zero;
+        if modifies && self.part.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
+            self.all_not_fixable(items, &reason);
+            self.refusal = Some(Refusal {
+                partition: self.index(),
+                reason,
+            });
+        } else {
+            self.all_not_fixable(items, &reason);
+        }
     }
 
     fn all_not_fixable(&mut self, items: Vec<(FindingRef, Intent)>, reason: &str) {
