@@ -653,3 +653,59 @@ fn every_fixture_plans_without_panicking() {
         }
     }
 }
+
+/// A redaction whose evidence carries the secret's hash is written only
+/// when the bytes at the offset have that hash: a report about another
+/// image (or a stale one) changes nothing.
+#[test]
+fn redaction_checks_the_evidence_hash_against_the_image() {
+    let name = "dirty-secrets";
+    let image = fixtures::image(name);
+    let path = "/home/user/deploy/ci.sh";
+    let text = std::fs::read(
+        fixtures::dir()
+            .join("trees")
+            .join(name)
+            .join(path.trim_start_matches('/')),
+    )
+    .unwrap();
+    let prefix = b"GITHUB_TOKEN=";
+    let at = text
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .unwrap()
+        + prefix.len();
+    let token_len = text[at..].iter().position(|&b| b == b'\n').unwrap();
+    let digest = sha256_bytes(&text[at..at + token_len]);
+    let finding = |digest: &str| {
+        let mut f = secret_finding(&image, 1, "secret.token", path, at as u64, token_len as u64);
+        f.evidence = Some(format!("ghp_…({token_len} chars, sha256:{})", &digest[..6]));
+        f
+    };
+    let options = PlanOptions {
+        free_space: FreeSpacePolicy::Keep,
+        ..PlanOptions::default()
+    };
+    let good = sanitize(&image, &report(&image, vec![finding(&digest)]), &options);
+    assert!(
+        good.plan.not_fixable.is_empty(),
+        "{:#?}",
+        good.plan.not_fixable
+    );
+    let after = read_file(&good.out, 1, path);
+    assert!(after[at..at + token_len].iter().all(|&b| b == b'*'));
+
+    let wrong = if digest.starts_with('0') {
+        "111111"
+    } else {
+        "000000"
+    };
+    let bad = sanitize(&image, &report(&image, vec![finding(wrong)]), &options);
+    assert_eq!(bad.plan.not_fixable.len(), 1);
+    assert!(
+        bad.plan.not_fixable[0].reason.contains("hash differs"),
+        "{}",
+        bad.plan.not_fixable[0].reason
+    );
+    assert_eq!(read_file(&bad.out, 1, path), text, "nothing overwritten");
+}

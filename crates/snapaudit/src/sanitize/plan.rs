@@ -320,7 +320,8 @@ struct Target {
     path: String,
     /// For deletions: the directory and the entry to remove.
     entry: Option<(u32, DirEntryRaw)>,
-    redactions: Vec<(u64, u64)>,
+    /// Image offset, length and expected SHA-256 prefix of each match.
+    redactions: Vec<(u64, u64, Option<[u8; 3]>)>,
     comment_lines: BTreeSet<u64>,
     fixes: Vec<FindingRef>,
 }
@@ -735,12 +736,15 @@ impl<'i> FsPlanner<'i> {
                 }
                 if !target.redactions.is_empty() {
                     let mut total = 0u64;
-                    for &(offset, len) in &target.redactions {
+                    for &(offset, len, digest) in &target.redactions {
                         let file_offset = self.file_offset_of(&ranges, offset).ok_or(
                             "the matched bytes are not inside the file (the report may be for another image)",
                         )?;
                         let pieces = map_file_range(&ranges, file_offset, len)
                             .ok_or("the matched bytes run past the file's data")?;
+                        if let Some(expected) = digest {
+                            check_digest(layout, &pieces, expected)?;
+                        }
                         self.fill(edits, &inode, &pieces, b'*')?;
                         total += len;
                     }
@@ -876,7 +880,10 @@ fn merge_target(
         FileOp::Redact {
             offset_bytes,
             len_bytes,
-        } => target.redactions.push((offset_bytes, len_bytes)),
+            sha256_prefix,
+        } => target
+            .redactions
+            .push((offset_bytes, len_bytes, sha256_prefix)),
         FileOp::CommentOut { line } => {
             target.comment_lines.insert(line);
         }
@@ -884,6 +891,30 @@ fn merge_target(
     }
     if !target.fixes.contains(finding) {
         target.fixes.push(finding.clone());
+    }
+}
+
+/// Check that the bytes at `pieces` hash to the SHA-256 prefix the
+/// finding's evidence gave: otherwise the report is not about these bytes
+/// (another image, or the file changed) and nothing is overwritten.
+fn check_digest(
+    layout: &Layout<'_>,
+    pieces: &[(u64, u64)],
+    expected: [u8; 3],
+) -> std::result::Result<(), String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for &(volume_offset, len) in pieces {
+        let bytes = layout
+            .bytes_at(volume_offset, len, "matched bytes")
+            .map_err(|e| e.to_string())?;
+        hasher.update(bytes);
+    }
+    let digest = hasher.finalize();
+    if digest.get(..3) == Some(&expected[..]) {
+        Ok(())
+    } else {
+        Err("the bytes at the finding's offset are not the matched secret (their hash differs from the evidence's): the report is not about this image".into())
     }
 }
 
