@@ -60,7 +60,9 @@ fn audit(image: &Path) -> Report {
 /// nothing for e2fsck to vouch for), minus the journal fixture, which the
 /// sanitizer refuses (tested below).
 fn sanitizable() -> Vec<String> {
-    let tsv = std::fs::read_to_string(snapaudit_tests::workspace_root().join("testdata/fixtures.tsv")).unwrap();
+    let tsv =
+        std::fs::read_to_string(snapaudit_tests::workspace_root().join("testdata/fixtures.tsv"))
+            .unwrap();
     tsv.lines()
         .filter(|l| !l.starts_with('#') && !l.starts_with("name\t"))
         .filter_map(|l| {
@@ -100,8 +102,16 @@ fn planted_secrets(name: &str, image: &Path, report: &mut Report) {
         for _ in 1..line {
             start += text[start..].iter().position(|&b| b == b'\n').unwrap() + 1;
         }
-        let end = start + text[start..].iter().position(|&b| b == b'\n').unwrap_or(text.len() - start);
-        let at = start + String::from_utf8_lossy(&text[start..end]).find(prefix).unwrap() + prefix.len();
+        let end = start
+            + text[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(text.len() - start);
+        let at = start
+            + String::from_utf8_lossy(&text[start..end])
+                .find(prefix)
+                .unwrap()
+            + prefix.len();
         (at as u64, (end - at) as u64)
     };
     match name {
@@ -228,7 +238,11 @@ fn sanitize_and_verify(name: &str) {
     assert_only_planned_changes(name, input.bytes(), output.bytes(), &done.plan);
     lap("compared");
     for stats in free_block_stats(&output).unwrap() {
-        assert_eq!(stats.nonzero_free_blocks, 0, "{name}: partition {} keeps data in free blocks", stats.partition);
+        assert_eq!(
+            stats.nonzero_free_blocks, 0,
+            "{name}: partition {} keeps data in free blocks",
+            stats.partition
+        );
     }
 
     // What the plan fixed is gone, what it could not fix is still there,
@@ -236,17 +250,30 @@ fn sanitize_and_verify(name: &str) {
     lap("free stats");
     let after = audit(&done.out);
     lap("audited output");
-    let before_keys: BTreeSet<String> =
-        report.findings.iter().map(|f| key(&f.rule, f.severity, &f.location)).collect();
-    let after_keys: BTreeSet<String> =
-        after.findings.iter().map(|f| key(&f.rule, f.severity, &f.location)).collect();
+    let before_keys: BTreeSet<String> = report
+        .findings
+        .iter()
+        .map(|f| key(&f.rule, f.severity, &f.location))
+        .collect();
+    let after_keys: BTreeSet<String> = after
+        .findings
+        .iter()
+        .map(|f| key(&f.rule, f.severity, &f.location))
+        .collect();
     let new: Vec<&String> = after_keys.difference(&before_keys).collect();
-    assert!(new.is_empty(), "{name}: new findings after sanitizing: {new:?}");
+    assert!(
+        new.is_empty(),
+        "{name}: new findings after sanitizing: {new:?}"
+    );
     let touched: BTreeSet<(Option<String>, Option<u64>)> = done
         .plan
         .actions
         .iter()
-        .flat_map(|a| a.fixes.iter().map(|f| (f.location.path.clone(), f.location.line)))
+        .flat_map(|a| {
+            a.fixes
+                .iter()
+                .map(|f| (f.location.path.clone(), f.location.line))
+        })
         .collect();
     for action in &done.plan.actions {
         for f in &action.fixes {
@@ -254,12 +281,17 @@ fn sanitize_and_verify(name: &str) {
             if action.op == Operation::Wipe && size_based(&f.rule) {
                 continue;
             }
-            assert!(!after_keys.contains(&k), "{name}: {k} was fixed by {} but is still reported", action.op);
+            assert!(
+                !after_keys.contains(&k),
+                "{name}: {k} was fixed by {} but is still reported",
+                action.op
+            );
         }
     }
     for n in &done.plan.not_fixable {
         let k = key(&n.finding.rule, n.finding.severity, &n.finding.location);
-        let same_place = touched.contains(&(n.finding.location.path.clone(), n.finding.location.line));
+        let same_place =
+            touched.contains(&(n.finding.location.path.clone(), n.finding.location.line));
         assert!(
             after_keys.contains(&k) || same_place,
             "{name}: {k} was not fixable ({}) but is no longer reported",
@@ -271,7 +303,11 @@ fn sanitize_and_verify(name: &str) {
         let path = action.path.as_deref().unwrap();
         let content = read_file(&done.out, action.partition, path);
         assert!(content.iter().all(|&b| b == 0), "{name}: {path} not zeroed");
-        assert_eq!(content.len(), read_file(&image, action.partition, path).len(), "{name}: {path} size");
+        assert_eq!(
+            content.len(),
+            read_file(&image, action.partition, path).len(),
+            "{name}: {path} size"
+        );
     }
 }
 
@@ -310,31 +346,70 @@ fn the_plan_fixes_the_dirty_fixtures() {
             .collect()
     };
     let has = |list: &[(Operation, Option<String>)], op: Operation, path: &str| {
-        list.iter().any(|(o, p)| *o == op && p.as_deref() == Some(path))
+        list.iter()
+            .any(|(o, p)| *o == op && p.as_deref() == Some(path))
     };
     let keys = ops("dirty-ssh-host-keys");
     for k in ["ecdsa", "ed25519", "rsa"] {
-        assert!(has(&keys, Operation::Delete, &format!("/etc/ssh/ssh_host_{k}_key")), "{keys:?}");
+        assert!(
+            has(
+                &keys,
+                Operation::Delete,
+                &format!("/etc/ssh/ssh_host_{k}_key")
+            ),
+            "{keys:?}"
+        );
     }
-    assert!(has(&ops("dirty-machine-id"), Operation::Truncate, "/etc/machine-id"));
-    assert!(has(&ops("dirty-shell-history"), Operation::Wipe, "/root/.bash_history"));
+    assert!(has(
+        &ops("dirty-machine-id"),
+        Operation::Truncate,
+        "/etc/machine-id"
+    ));
+    assert!(has(
+        &ops("dirty-shell-history"),
+        Operation::Wipe,
+        "/root/.bash_history"
+    ));
     let creds = ops("dirty-credentials-files");
-    for p in ["/home/user/.aws/credentials", "/home/user/.aliyun/config.json", "/root/.docker/config.json"] {
+    for p in [
+        "/home/user/.aws/credentials",
+        "/home/user/.aliyun/config.json",
+        "/root/.docker/config.json",
+    ] {
         // Until the scan reports credentials files, the plan has nothing
         // to wipe here; afterwards each must be wiped.
         let reported = audit(&fixtures::image("dirty-credentials-files"))
             .findings
             .iter()
             .any(|f| f.location.path.as_deref() == Some(p));
-        assert!(!reported || has(&creds, Operation::Wipe, p), "{p}: {creds:?}");
+        assert!(
+            !reported || has(&creds, Operation::Wipe, p),
+            "{p}: {creds:?}"
+        );
     }
     let logs = ops("dirty-logs");
-    for p in ["/var/log/syslog", "/var/log/auth.log", "/var/log/apt/history.log"] {
+    for p in [
+        "/var/log/syslog",
+        "/var/log/auth.log",
+        "/var/log/apt/history.log",
+    ] {
         assert!(has(&logs, Operation::Wipe, p), "{logs:?}");
     }
-    assert!(has(&ops("sys-fstab-data-uuid"), Operation::CommentOut, "/etc/fstab"));
-    assert!(has(&ops("dirty-fragmented"), Operation::Redact, "/home/user/notes/fragmented.txt"));
-    assert!(has(&ops("dirty-secrets"), Operation::Redact, "/home/user/deploy/ci.sh"));
+    assert!(has(
+        &ops("sys-fstab-data-uuid"),
+        Operation::CommentOut,
+        "/etc/fstab"
+    ));
+    assert!(has(
+        &ops("dirty-fragmented"),
+        Operation::Redact,
+        "/home/user/notes/fragmented.txt"
+    ));
+    assert!(has(
+        &ops("dirty-secrets"),
+        Operation::Redact,
+        "/home/user/deploy/ci.sh"
+    ));
 }
 
 #[test]
@@ -367,14 +442,21 @@ fn a_secret_across_an_extent_boundary_is_redacted_in_both_blocks() {
     let before = read_file(&image, 1, &path);
     let after = read_file(&done.out, 1, &path);
     assert_eq!(before.len(), after.len());
-    assert!(after[offset..offset + len].iter().all(|&b| b == b'*'), "the token is starred");
+    assert!(
+        after[offset..offset + len].iter().all(|&b| b == b'*'),
+        "the token is starred"
+    );
     assert_eq!(before[..offset], after[..offset]);
     assert_eq!(before[offset + len..], after[offset + len..]);
     // The two pieces lie in different blocks: both were written.
     let block0 = meta.u64("frag.block0_offset_bytes");
     let block1 = meta.u64("frag.block1_offset_bytes");
     let patched = done.plan.patched_ranges();
-    assert!(patched.iter().any(|r| r.offset_bytes >= block0 && r.offset_bytes < block0 + 4096));
+    assert!(
+        patched
+            .iter()
+            .any(|r| r.offset_bytes >= block0 && r.offset_bytes < block0 + 4096)
+    );
     assert!(patched.iter().any(|r| r.offset_bytes == block1));
     assert_fsck_clean(&done.out, meta.u64("p1.start_bytes"), name);
 }
@@ -393,12 +475,19 @@ fn a_deleted_key_in_free_blocks_is_gone_from_the_raw_bytes() {
     assert_eq!(grep_offsets(&image, &probe), vec![offset + 100]);
     let before = free_block_stats(&input).unwrap();
     assert!(before[0].nonzero_free_blocks >= 1, "{before:?}");
-    println!("{name}: non-zero free blocks before: {}", before[0].nonzero_free_blocks);
+    println!(
+        "{name}: non-zero free blocks before: {}",
+        before[0].nonzero_free_blocks
+    );
 
     let mut report = audit(&image);
     if !report.findings.iter().any(|f| f.rule == "secret.deleted") {
-        let mut f = Finding::new("secret.deleted", snapaudit::report::Severity::Error, "RSA key in unallocated space (test)")
-            .path("unallocated");
+        let mut f = Finding::new(
+            "secret.deleted",
+            snapaudit::report::Severity::Error,
+            "RSA key in unallocated space (test)",
+        )
+        .path("unallocated");
         f.location.offset_bytes = Some(offset);
         f.location.length_bytes = Some(len);
         report.findings.push(f);
@@ -410,12 +499,25 @@ fn a_deleted_key_in_free_blocks_is_gone_from_the_raw_bytes() {
         .iter()
         .find(|a| a.op == Operation::ZeroFreeSpace)
         .unwrap();
-    assert!(zero_free.fixes.iter().any(|f| f.rule == "secret.deleted"), "tied to the zeroing");
-    assert!(grep_offsets(&done.out, &probe).is_empty(), "the deleted key survives");
+    assert!(
+        zero_free.fixes.iter().any(|f| f.rule == "secret.deleted"),
+        "tied to the zeroing"
+    );
+    assert!(
+        grep_offsets(&done.out, &probe).is_empty(),
+        "the deleted key survives"
+    );
     let output = Image::open(&done.out).unwrap();
-    assert!(output.bytes()[offset as usize..(offset + len) as usize].iter().all(|&b| b == 0));
+    assert!(
+        output.bytes()[offset as usize..(offset + len) as usize]
+            .iter()
+            .all(|&b| b == 0)
+    );
     let after = free_block_stats(&output).unwrap();
-    println!("{name}: non-zero free blocks after: {}", after[0].nonzero_free_blocks);
+    println!(
+        "{name}: non-zero free blocks after: {}",
+        after[0].nonzero_free_blocks
+    );
     assert_eq!(after[0].nonzero_free_blocks, 0);
     assert_eq!(after[0].free_blocks, before[0].free_blocks);
 
@@ -425,10 +527,18 @@ fn a_deleted_key_in_free_blocks_is_gone_from_the_raw_bytes() {
         ..PlanOptions::default()
     };
     let done = sanitize(&image, &report, &keep);
-    assert!(done.plan.actions.iter().any(|a| a.op == Operation::ZeroRange));
+    assert!(
+        done.plan
+            .actions
+            .iter()
+            .any(|a| a.op == Operation::ZeroRange)
+    );
     assert!(grep_offsets(&done.out, &probe).is_empty());
     let output = Image::open(&done.out).unwrap();
-    assert!(free_block_stats(&output).unwrap()[0].nonzero_free_blocks < before[0].nonzero_free_blocks + 1);
+    assert!(
+        free_block_stats(&output).unwrap()[0].nonzero_free_blocks
+            < before[0].nonzero_free_blocks + 1
+    );
 }
 
 #[test]
@@ -437,14 +547,22 @@ fn a_filesystem_whose_journal_needs_recovery_is_refused() {
     let img = Image::open(&image).unwrap();
     let plan = Plan::from_report(&audit(&image), &img, &PlanOptions::default()).unwrap();
     assert!(plan.is_refused());
-    assert!(plan.refused[0].reason.contains("journal needs recovery"), "{}", plan.refused[0].reason);
+    assert!(
+        plan.refused[0].reason.contains("journal needs recovery"),
+        "{}",
+        plan.refused[0].reason
+    );
     assert!(plan.actions.is_empty());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.img");
     let err = snapaudit::sanitize::apply(&img, &plan, &out, &Default::default()).unwrap_err();
     assert!(err.to_string().contains("journal"), "{err}");
     assert!(!out.exists(), "nothing written");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no partial file left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no partial file left"
+    );
 }
 
 /// The committed sample disk, sanitized straight from its .zst: the
@@ -455,17 +573,139 @@ fn the_compressed_sample_disk_sanitizes_from_its_zst() {
     let zst = fixtures::sample_zst();
     let report = audit(&zst);
     let done = sanitize(&zst, &report, &PlanOptions::default());
-    assert_eq!(done.outcome.method, snapaudit::sanitize::CopyMethod::ReadWrite);
+    assert_eq!(
+        done.outcome.method,
+        snapaudit::sanitize::CopyMethod::ReadWrite
+    );
     assert_fsck_clean(&done.out, 1 << 20, "sample");
     let ops: BTreeSet<Operation> = done.plan.actions.iter().map(|a| a.op).collect();
-    for op in [Operation::Delete, Operation::Truncate, Operation::Wipe, Operation::CommentOut, Operation::ZeroFreeSpace] {
-        assert!(ops.contains(&op), "sample: no {op}: {:#?}", done.plan.actions);
+    for op in [
+        Operation::Delete,
+        Operation::Truncate,
+        Operation::Wipe,
+        Operation::CommentOut,
+        Operation::ZeroFreeSpace,
+    ] {
+        assert!(
+            ops.contains(&op),
+            "sample: no {op}: {:#?}",
+            done.plan.actions
+        );
     }
     // The deleted root key at byte 7348224 is gone.
     let out = Image::open(&done.out).unwrap();
-    assert!(out.bytes()[7_348_224..7_348_224 + 1024].iter().all(|&b| b == 0));
+    assert!(
+        out.bytes()[7_348_224..7_348_224 + 1024]
+            .iter()
+            .all(|&b| b == 0)
+    );
     let after = audit(&done.out);
-    for rule in ["fstab.data-disk", "hygiene.ssh-host-keys", "hygiene.machine-id"] {
-        assert!(!after.findings.iter().any(|f| f.rule == rule), "{rule} still reported");
+    for rule in [
+        "fstab.data-disk",
+        "hygiene.ssh-host-keys",
+        "hygiene.machine-id",
+    ] {
+        assert!(
+            !after.findings.iter().any(|f| f.rule == rule),
+            "{rule} still reported"
+        );
     }
+}
+
+/// Every fixture, hostile ones included: planning never panics, a
+/// partition table that contradicts itself is refused, and what is written
+/// passes e2fsck wherever the input did.
+#[test]
+fn every_fixture_plans_without_panicking() {
+    for name in fixtures::names() {
+        let image = fixtures::image(&name);
+        let Ok(img) = Image::open(&image) else {
+            continue; // tiny-* fixtures: not disk images at all
+        };
+        let Ok(report) = check(&img, &CheckOptions::default()) else {
+            continue;
+        };
+        let plan = Plan::from_report(&report, &img, &PlanOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if name == "hostile-gpt-overlap" {
+            assert!(
+                plan.is_refused(),
+                "{name}: overlapping partitions must not be touched"
+            );
+            assert!(
+                plan.refused[0].reason.contains("overlaps"),
+                "{}",
+                plan.refused[0].reason
+            );
+        }
+        if plan.is_refused() || !name.starts_with("hostile-") {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.img");
+        snapaudit::sanitize::apply(&img, &plan, &out, &Default::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let meta = fixtures::meta(&name);
+        for p in meta.partitions() {
+            if p.fsck_clean && p.start_bytes + 4096 <= meta.u64("image_size_bytes") {
+                assert_fsck_clean(&out, p.start_bytes, &format!("{name} p{}", p.index));
+            }
+        }
+    }
+}
+
+/// A redaction whose evidence carries the secret's hash is written only
+/// when the bytes at the offset have that hash: a report about another
+/// image (or a stale one) changes nothing.
+#[test]
+fn redaction_checks_the_evidence_hash_against_the_image() {
+    let name = "dirty-secrets";
+    let image = fixtures::image(name);
+    let path = "/home/user/deploy/ci.sh";
+    let text = std::fs::read(
+        fixtures::dir()
+            .join("trees")
+            .join(name)
+            .join(path.trim_start_matches('/')),
+    )
+    .unwrap();
+    let prefix = b"GITHUB_TOKEN=";
+    let at = text
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .unwrap()
+        + prefix.len();
+    let token_len = text[at..].iter().position(|&b| b == b'\n').unwrap();
+    let digest = sha256_bytes(&text[at..at + token_len]);
+    let finding = |digest: &str| {
+        let mut f = secret_finding(&image, 1, "secret.token", path, at as u64, token_len as u64);
+        f.evidence = Some(format!("ghp_…({token_len} chars, sha256:{})", &digest[..6]));
+        f
+    };
+    let options = PlanOptions {
+        free_space: FreeSpacePolicy::Keep,
+        ..PlanOptions::default()
+    };
+    let good = sanitize(&image, &report(&image, vec![finding(&digest)]), &options);
+    assert!(
+        good.plan.not_fixable.is_empty(),
+        "{:#?}",
+        good.plan.not_fixable
+    );
+    let after = read_file(&good.out, 1, path);
+    assert!(after[at..at + token_len].iter().all(|&b| b == b'*'));
+
+    let wrong = if digest.starts_with('0') {
+        "111111"
+    } else {
+        "000000"
+    };
+    let bad = sanitize(&image, &report(&image, vec![finding(wrong)]), &options);
+    assert_eq!(bad.plan.not_fixable.len(), 1);
+    assert!(
+        bad.plan.not_fixable[0].reason.contains("hash differs"),
+        "{}",
+        bad.plan.not_fixable[0].reason
+    );
+    assert_eq!(read_file(&bad.out, 1, path), text, "nothing overwritten");
 }

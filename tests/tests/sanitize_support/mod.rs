@@ -85,6 +85,23 @@ pub fn sha256(path: &Path) -> String {
         .to_string()
 }
 
+/// sha256 of `bytes` in hex, by `sha256sum` (coreutils).
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A report holding `findings` for `image` (as if `check` had made it).
 pub fn report(image: &Path, findings: Vec<Finding>) -> Report {
     let mut r = Report::new(

@@ -10,7 +10,14 @@ pub(super) enum FileOp {
     /// Comment out 1-based line `line` in place (its first byte becomes `#`).
     CommentOut { line: u64 },
     /// Overwrite the matched bytes with `*` (image offset and length).
-    Redact { offset_bytes: u64, len_bytes: u64 },
+    /// `sha256_prefix`: the first 3 bytes of the match's SHA-256 when the
+    /// finding's redacted evidence carries them for exactly these bytes;
+    /// the planner checks them against the image before writing.
+    Redact {
+        offset_bytes: u64,
+        len_bytes: u64,
+        sha256_prefix: Option<[u8; 3]>,
+    },
     /// Zero the file's data blocks, size kept. On a directory: every
     /// non-empty regular file below it.
     Wipe,
@@ -106,6 +113,12 @@ fn secret(f: &Finding, path: &Option<String>, options: &PlanOptions) -> Intent {
                 op: FileOp::Redact {
                     offset_bytes,
                     len_bytes,
+                    sha256_prefix: f
+                        .evidence
+                        .as_deref()
+                        .and_then(evidence_digest)
+                        .filter(|(n, _)| *n == len_bytes)
+                        .map(|(_, d)| d),
                 },
             },
             _ => Intent::Human("the finding names no file".into()),
@@ -115,6 +128,23 @@ fn secret(f: &Finding, path: &Option<String>, options: &PlanOptions) -> Intent {
         ),
         _ => Intent::Human("the finding carries no byte range to redact".into()),
     }
+}
+
+/// The length and SHA-256 prefix that redacted evidence ends with:
+/// `LTAI…(24 chars, sha256:3f2a9c)` → `(24, [0x3f, 0x2a, 0x9c])`.
+pub(super) fn evidence_digest(evidence: &str) -> Option<(u64, [u8; 3])> {
+    let open = evidence.rfind('(')?;
+    let inner = evidence.get(open + 1..)?.strip_suffix(')')?;
+    let (count, digest) = inner.split_once(" chars, sha256:")?;
+    let len: u64 = count.trim().parse().ok()?;
+    if digest.len() != 6 {
+        return None;
+    }
+    let mut out = [0u8; 3];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(digest.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((len, out))
 }
 
 /// Rules without an automatic fix: the reason, or `Ignore` for plain
@@ -234,7 +264,32 @@ mod tests {
             Intent::File {
                 op: FileOp::Redact {
                     offset_bytes: 1000,
-                    len_bytes: 40
+                    len_bytes: 40,
+                    sha256_prefix: None
+                },
+                ..
+            }
+        ));
+        f.evidence = Some("ghp_…(40 chars, sha256:3f2a9c)".into());
+        assert!(matches!(
+            classify(&f, &opts()),
+            Intent::File {
+                op: FileOp::Redact {
+                    sha256_prefix: Some([0x3f, 0x2a, 0x9c]),
+                    ..
+                },
+                ..
+            }
+        ));
+        // A digest of another length (the evidence covers another span than
+        // the range) is not used.
+        f.evidence = Some("ghp_…(36 chars, sha256:3f2a9c)".into());
+        assert!(matches!(
+            classify(&f, &opts()),
+            Intent::File {
+                op: FileOp::Redact {
+                    sha256_prefix: None,
+                    ..
                 },
                 ..
             }
@@ -254,13 +309,31 @@ mod tests {
     }
 
     #[test]
+    fn evidence_digests_parse_only_in_the_redact_format() {
+        assert_eq!(
+            evidence_digest("LTAI…(24 chars, sha256:3f2a9c)"),
+            Some((24, [0x3f, 0x2a, 0x9c]))
+        );
+        assert_eq!(
+            evidence_digest("(8 chars, sha256:000000)"),
+            Some((8, [0, 0, 0]))
+        );
+        assert_eq!(evidence_digest("(24 chars, sha256:3f2a9)"), None);
+        assert_eq!(evidence_digest("(x chars, sha256:3f2a9c)"), None);
+        assert_eq!(evidence_digest("(24 chars, sha256:zz2a9c)"), None);
+        assert_eq!(evidence_digest("plain text"), None);
+        assert_eq!(evidence_digest("(24 chars, sha256:3f2a9c"), None);
+    }
+
+    #[test]
     fn the_strongest_operation_wins() {
         assert!(FileOp::Delete.strength() > FileOp::Truncate.strength());
         assert!(
             FileOp::Wipe.strength()
                 > FileOp::Redact {
                     offset_bytes: 0,
-                    len_bytes: 1
+                    len_bytes: 1,
+                    sha256_prefix: None
                 }
                 .strength()
         );

@@ -222,8 +222,22 @@ impl Plan {
                     continue;
                 }
             };
+            let overlaps = table.partitions.iter().any(|other| {
+                other.index != part.index
+                    && other.start_bytes < part.end_bytes()
+                    && part.start_bytes < other.end_bytes()
+            });
             let mut fs = FsPlanner::new(image, part, options, dtime);
-            fs.plan(items);
+            if overlaps {
+                fs.refuse(
+                    items,
+                    format!(
+                        "partition {index} overlaps another partition: its free blocks may be another filesystem's data; fix the partition table first"
+                    ),
+                );
+            } else {
+                fs.plan(items);
+            }
             plan.actions.append(&mut fs.actions);
             plan.not_fixable.append(&mut fs.not_fixable);
             plan.refused.extend(fs.refusal);
@@ -306,7 +320,8 @@ struct Target {
     path: String,
     /// For deletions: the directory and the entry to remove.
     entry: Option<(u32, DirEntryRaw)>,
-    redactions: Vec<(u64, u64)>,
+    /// Image offset, length and expected SHA-256 prefix of each match.
+    redactions: Vec<(u64, u64, Option<[u8; 3]>)>,
     comment_lines: BTreeSet<u64>,
     fixes: Vec<FindingRef>,
 }
@@ -390,22 +405,22 @@ impl<'i> FsPlanner<'i> {
             None
         };
         if let Some(reason) = refusal {
-            let modifies = !items.is_empty() || self.options.free_space == FreeSpacePolicy::Zero;
-            if modifies {
-                self.all_not_fixable(items, &reason);
-                self.refusal = Some(Refusal {
-                    partition: self.index(),
-                    reason,
-                });
-            }
+            self.refuse(items, reason);
             return;
         }
+        let shared_blocks = sb
+            .s_feature_ro_compat
+            .contains(crate::ext4::layout::RoCompatFeatures::SHARED_BLOCKS);
 
         let mut edits = MetaEdits::new(&layout);
         let mut unallocated: Vec<(FindingRef, u64, u64)> = Vec::new();
         let mut targets: BTreeMap<u32, Target> = BTreeMap::new();
         for (finding, intent) in items {
             match intent {
+                Intent::File { .. } if shared_blocks => self.not_fixable.push(NotFixable {
+                    finding,
+                    reason: "the filesystem has the shared_blocks feature: a block may belong to several files, so changing one file's blocks could change others".into(),
+                }),
                 Intent::File { path, op } => {
                     if let Err(reason) = self.add_target(&layout, &mut targets, &finding, &path, op)
                     {
@@ -539,6 +554,21 @@ impl<'i> FsPlanner<'i> {
             }
         }
         self.actions.extend(zero_free);
+    }
+
+    /// Refuse to touch this filesystem — if the plan would touch it at all
+    /// (findings to fix, or free space to zero).
+    fn refuse(&mut self, items: Vec<(FindingRef, Intent)>, reason: String) {
+        let modifies = !items.is_empty() || self.options.free_space == FreeSpacePolicy::Zero;
+        if modifies && self.part.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
+            self.all_not_fixable(items, &reason);
+            self.refusal = Some(Refusal {
+                partition: self.index(),
+                reason,
+            });
+        } else {
+            self.all_not_fixable(items, &reason);
+        }
     }
 
     fn all_not_fixable(&mut self, items: Vec<(FindingRef, Intent)>, reason: &str) {
@@ -706,12 +736,15 @@ impl<'i> FsPlanner<'i> {
                 }
                 if !target.redactions.is_empty() {
                     let mut total = 0u64;
-                    for &(offset, len) in &target.redactions {
+                    for &(offset, len, digest) in &target.redactions {
                         let file_offset = self.file_offset_of(&ranges, offset).ok_or(
                             "the matched bytes are not inside the file (the report may be for another image)",
                         )?;
                         let pieces = map_file_range(&ranges, file_offset, len)
                             .ok_or("the matched bytes run past the file's data")?;
+                        if let Some(expected) = digest {
+                            check_digest(layout, &pieces, expected)?;
+                        }
                         self.fill(edits, &inode, &pieces, b'*')?;
                         total += len;
                     }
@@ -847,7 +880,10 @@ fn merge_target(
         FileOp::Redact {
             offset_bytes,
             len_bytes,
-        } => target.redactions.push((offset_bytes, len_bytes)),
+            sha256_prefix,
+        } => target
+            .redactions
+            .push((offset_bytes, len_bytes, sha256_prefix)),
         FileOp::CommentOut { line } => {
             target.comment_lines.insert(line);
         }
@@ -855,6 +891,30 @@ fn merge_target(
     }
     if !target.fixes.contains(finding) {
         target.fixes.push(finding.clone());
+    }
+}
+
+/// Check that the bytes at `pieces` hash to the SHA-256 prefix the
+/// finding's evidence gave: otherwise the report is not about these bytes
+/// (another image, or the file changed) and nothing is overwritten.
+fn check_digest(
+    layout: &Layout<'_>,
+    pieces: &[(u64, u64)],
+    expected: [u8; 3],
+) -> std::result::Result<(), String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for &(volume_offset, len) in pieces {
+        let bytes = layout
+            .bytes_at(volume_offset, len, "matched bytes")
+            .map_err(|e| e.to_string())?;
+        hasher.update(bytes);
+    }
+    let digest = hasher.finalize();
+    if digest.get(..3) == Some(&expected[..]) {
+        Ok(())
+    } else {
+        Err("the bytes at the finding's offset are not the matched secret (their hash differs from the evidence's): the report is not about this image".into())
     }
 }
 
