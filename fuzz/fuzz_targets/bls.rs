@@ -14,8 +14,14 @@ fuzz_target!(|data: &[u8]| {
     let entry = bls::parse_entry(&name, body);
     let _ = bls::grub_accepts_file_name(&name);
     let mut vars = BTreeMap::new();
-    vars.insert("kernelopts".to_string(), String::from_utf8_lossy(body).into_owned());
-    vars.insert("tuned_params".to_string(), "$kernelopts $tuned_params".to_string());
+    vars.insert(
+        "kernelopts".to_string(),
+        String::from_utf8_lossy(body).into_owned(),
+    );
+    vars.insert(
+        "tuned_params".to_string(),
+        "$kernelopts $tuned_params".to_string(),
+    );
     let _ = entry.expanded_options(&vars);
     let _ = entry.to_boot_entry(&vars).map(|b| b.kernel_cmdline());
     let other = bls::parse_entry("b.conf", name.as_bytes());

@@ -16,9 +16,17 @@ fuzz_target!(|data: &[u8]| {
     let Ok(table) = PartitionTable::read(&image) else {
         return;
     };
-    for p in table.partitions.iter().filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext())) {
+    for p in table
+        .partitions
+        .iter()
+        .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+    {
         if let Ok(fs) = Volume::new(&image, p).open() {
-            let _ = (fs.uuid(), fs.journal_replayed(), fs.exists_lossy("/etc/passwd"));
+            let _ = (
+                fs.uuid(),
+                fs.journal_replayed(),
+                fs.exists_lossy("/etc/passwd"),
+            );
             snapaudit_fuzz::exercise_fs(&fs);
         }
     }

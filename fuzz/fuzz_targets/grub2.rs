@@ -8,7 +8,12 @@ use snapaudit::system::grub::{bls, grub2, grubenv};
 fuzz_target!(|data: &[u8]| {
     let (env_bytes, cfg_bytes) = snapaudit_fuzz::split2(data);
     let env = grubenv::parse(env_bytes);
-    let _ = (env.saved_entry(), env.next_entry(), env.kernelopts(), env.vars_for_grub().count());
+    let _ = (
+        env.saved_entry(),
+        env.next_entry(),
+        env.kernelopts(),
+        env.vars_for_grub().count(),
+    );
     let _ = grubenv::parse(cfg_bytes);
     let cfg = grub2::parse_with_env(cfg_bytes, &env);
     let bls_entries = vec![bls::parse_entry("fuzz-6.1.0.conf", env_bytes)];

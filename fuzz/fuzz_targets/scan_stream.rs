@@ -18,7 +18,15 @@ fn scanner() -> &'static Scanner {
 /// The comparable part of a match (the secret itself is never printed: the
 /// evidence is already redacted).
 fn key(m: &Match) -> (String, usize, usize, usize, usize, u64, String) {
-    (m.detector.to_string(), m.start, m.end, m.secret_start, m.secret_end, m.line, m.evidence.clone())
+    (
+        m.detector.to_string(),
+        m.start,
+        m.end,
+        m.secret_start,
+        m.secret_end,
+        m.line,
+        m.evidence.clone(),
+    )
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -54,5 +62,8 @@ fuzz_target!(|data: &[u8]| {
         rest = later;
     }
     stream.finish(&mut |m| streamed.push(key(&m)));
-    assert_eq!(whole, streamed, "StreamScan (chunk {chunk}) disagrees with Scanner::scan");
+    assert_eq!(
+        whole, streamed,
+        "StreamScan (chunk {chunk}) disagrees with Scanner::scan"
+    );
 });

@@ -140,6 +140,7 @@ impl Volume {
                     inner,
                     volume: self.clone(),
                     journal_replayed: false,
+                    dir_index: Default::default(),
                 })
             }
             Err(e) => Err(self.error("/", e)),
@@ -147,6 +148,7 @@ impl Volume {
                 inner,
                 volume: self.clone(),
                 journal_replayed: true,
+                dir_index: Default::default(),
             }),
         }
     }
@@ -295,6 +297,9 @@ pub struct Fs {
     inner: Ext4,
     volume: Volume,
     journal_replayed: bool,
+    /// Directories our own reader has scanned (for the fallbacks, which
+    /// look files up by path one at a time).
+    dir_index: super::layout::DirIndex,
 }
 
 impl std::fmt::Debug for Fs {
@@ -344,7 +349,7 @@ impl Fs {
     pub fn read_limited(&self, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
         match self.read_limited_ext4_view(path, max_bytes) {
             Err(e @ (Error::Corrupt { .. } | Error::Unsupported { .. })) => {
-                read_via_layout(&self.volume, path, max_bytes).map_err(|_| e)
+                read_via_layout(&self.volume, &self.dir_index, path, max_bytes).map_err(|_| e)
             }
             other => other,
         }
@@ -391,7 +396,8 @@ impl Fs {
         {
             Ok(f) => f,
             Err(e @ (Error::Corrupt { .. } | Error::Unsupported { .. })) => {
-                return stream_via_layout(&self.volume, path, chunk_bytes, sink).map_err(|_| e);
+                return stream_via_layout(&self.volume, &self.dir_index, path, chunk_bytes, sink)
+                    .map_err(|_| e);
             }
             Err(e) => return Err(e),
         };
@@ -415,7 +421,7 @@ impl Fs {
     pub fn stat(&self, path: &str) -> Result<Stat> {
         match self.stat_ext4_view(path) {
             Err(e @ (Error::Corrupt { .. } | Error::Unsupported { .. })) => {
-                stat_via_layout(&self.volume, path).map_err(|_| e)
+                stat_via_layout(&self.volume, &self.dir_index, path).map_err(|_| e)
             }
             other => other,
         }
@@ -478,7 +484,7 @@ impl Fs {
         use super::layout::{Follow, Layout};
         Layout::open(self.volume.bytes())
             .ok()?
-            .lookup(path, Follow::All)
+            .lookup_indexed(path, Follow::All, &self.dir_index)
             .ok()
     }
 
@@ -630,13 +636,14 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
 /// Stream a regular file through our own on-disk reader, holes as zeros.
 fn stream_via_layout(
     volume: &Volume,
+    index: &super::layout::DirIndex,
     path: &str,
     chunk_bytes: usize,
     sink: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<u64> {
     use super::layout::{Follow, Layout};
     let layout = Layout::open(volume.bytes())?;
-    let inode = layout.lookup_inode(path, Follow::All)?;
+    let inode = layout.lookup_inode_indexed(path, Follow::All, index)?;
     if !inode.is_regular() {
         return Err(Error::invalid(format!("{path}: not a regular file")));
     }
@@ -663,10 +670,15 @@ fn stream_via_layout(
 }
 
 /// Read a regular file through our own on-disk reader (symlinks followed).
-pub(crate) fn read_via_layout(volume: &Volume, path: &str, max_bytes: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_via_layout(
+    volume: &Volume,
+    index: &super::layout::DirIndex,
+    path: &str,
+    max_bytes: u64,
+) -> Result<Vec<u8>> {
     use super::layout::{Follow, Layout};
     let layout = Layout::open(volume.bytes())?;
-    let inode = layout.lookup_inode(path, Follow::All)?;
+    let inode = layout.lookup_inode_indexed(path, Follow::All, index)?;
     if !inode.is_regular() {
         return Err(Error::invalid(format!("{path}: not a regular file")));
     }
@@ -692,10 +704,10 @@ pub(crate) fn read_via_layout(volume: &Volume, path: &str, max_bytes: u64) -> Re
     Ok(out)
 }
 
-fn stat_via_layout(volume: &Volume, path: &str) -> Result<Stat> {
+fn stat_via_layout(volume: &Volume, index: &super::layout::DirIndex, path: &str) -> Result<Stat> {
     use super::layout::{FileType, Follow, Layout};
     let layout = Layout::open(volume.bytes())?;
-    let inode = layout.lookup_inode(path, Follow::Parents)?;
+    let inode = layout.lookup_inode_indexed(path, Follow::Parents, index)?;
     let kind = match inode.file_type() {
         FileType::Fifo => FileKind::Fifo,
         FileType::CharDevice => FileKind::CharDevice,

@@ -66,6 +66,30 @@ pub struct DirEntryRaw {
     pub rec_len: u32,
 }
 
+/// Most directory entries a [`DirIndex`] keeps (over all directories):
+/// about 64 MiB with their names. Past it, lookups scan linearly again.
+const MAX_INDEXED_ENTRIES: usize = 1 << 20;
+
+/// The names of directories already scanned, for repeated path lookups
+/// ([`Layout::lookup_indexed`]) over one volume.
+///
+/// A lookup scans its directory linearly (an htree may be corrupt, and a
+/// linear scan reads every entry either way). Looking up each file of an
+/// n-entry directory by path was then O(n²): reading every file of
+/// e2fsprogs' f_h_badnode (47 000 entries) by path took minutes. With an
+/// index each directory is scanned once. Use one index per volume only.
+#[derive(Debug, Default)]
+pub struct DirIndex {
+    inner: std::sync::Mutex<DirIndexInner>,
+}
+
+#[derive(Debug, Default)]
+struct DirIndexInner {
+    /// Directory inode → name → inode of the first entry with that name.
+    dirs: std::collections::HashMap<u32, std::collections::HashMap<Vec<u8>, u32>>,
+    entries: usize,
+}
+
 /// A directory entry borrowed from the volume while scanning.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DirEntryRef<'a> {
@@ -324,6 +348,32 @@ impl<'a> Layout<'a> {
         Ok(found)
     }
 
+    /// `name` in directory `dir` from `index`, scanning the directory into
+    /// the index first if it is not there. `None` on a miss: then
+    /// [`Layout::find_in_dir`] decides (casefolded and encrypted names, a
+    /// corrupt block, or a name that is not there), so the answer is the
+    /// same as without the index. A scan that fails part way keeps the
+    /// entries before the fault, which a linear lookup would find first too.
+    fn find_in_index(&self, index: &DirIndex, dir: &Inode, name: &[u8]) -> Option<u32> {
+        if dir.has_inline_data() && name == b".." {
+            return None;
+        }
+        let mut inner = index.inner.lock().ok()?;
+        if !inner.dirs.contains_key(&dir.ino) {
+            if inner.entries >= MAX_INDEXED_ENTRIES {
+                return None;
+            }
+            let mut names = std::collections::HashMap::new();
+            let _ = self.scan_dir(dir, &mut |entry| {
+                names.entry(entry.name.to_vec()).or_insert(entry.ino);
+                ControlFlow::Continue(())
+            });
+            inner.entries += names.len();
+            inner.dirs.insert(dir.ino, names);
+        }
+        inner.dirs.get(&dir.ino)?.get(name).copied()
+    }
+
     /// The target of symbolic link `inode` (at most 4096 bytes).
     pub fn read_link(&self, inode: &Inode) -> Result<Vec<u8>> {
         if !inode.is_symlink() {
@@ -368,7 +418,33 @@ impl<'a> Layout<'a> {
     /// targets start again from this filesystem's root and `..` at the root
     /// stays at the root. At most [`MAX_SYMLINK_HOPS`] symlinks are followed.
     pub fn lookup(&self, path: impl AsRef<[u8]>, follow: Follow) -> Result<u32> {
-        let path = path.as_ref();
+        self.lookup_with(path.as_ref(), follow, None)
+    }
+
+    /// [`Layout::lookup`] that remembers the directories it scans in
+    /// `index`, for callers that look up many paths (every file of a
+    /// walk). `index` must only ever be used with this volume.
+    pub fn lookup_indexed(
+        &self,
+        path: impl AsRef<[u8]>,
+        follow: Follow,
+        index: &DirIndex,
+    ) -> Result<u32> {
+        self.lookup_with(path.as_ref(), follow, Some(index))
+    }
+
+    /// [`Layout::lookup_indexed`], then read the inode.
+    pub fn lookup_inode_indexed(
+        &self,
+        path: impl AsRef<[u8]>,
+        follow: Follow,
+        index: &DirIndex,
+    ) -> Result<Inode> {
+        let ino = self.lookup_indexed(path, follow, index)?;
+        self.inode(ino)
+    }
+
+    fn lookup_with(&self, path: &[u8], follow: Follow, index: Option<&DirIndex>) -> Result<u32> {
         let shown = || String::from_utf8_lossy(path).into_owned();
         let not_found = || Error::NotFound { path: shown() };
         // Components still to resolve, last one on top.
@@ -387,7 +463,11 @@ impl<'a> Layout<'a> {
             if name == b".." && current == ROOT_INO {
                 continue;
             }
-            let child = self.find_in_dir(&dir, &name)?.ok_or_else(not_found)?;
+            let indexed = index.and_then(|index| self.find_in_index(index, &dir, &name));
+            let child = match indexed {
+                Some(ino) => ino,
+                None => self.find_in_dir(&dir, &name)?.ok_or_else(not_found)?,
+            };
             let child_inode = self.inode(child)?;
             if !child_inode.is_symlink() {
                 current = child;

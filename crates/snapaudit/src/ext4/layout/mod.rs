@@ -38,7 +38,7 @@ use std::fmt;
 
 pub use bitmap::BlockRange;
 pub use csum::Checksum;
-pub use dir::{DirEntryRaw, Follow, MAX_SYMLINK_HOPS, file_type};
+pub use dir::{DirEntryRaw, DirIndex, Follow, MAX_SYMLINK_HOPS, file_type};
 pub use extent::EXT4_EXT_MAGIC;
 pub use features::{CompatFeatures, Features, IncompatFeatures, InodeFlags, RoCompatFeatures};
 pub use group::{GroupDesc, GroupFlags};

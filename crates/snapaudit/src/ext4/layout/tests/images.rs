@@ -726,3 +726,41 @@ fn superblock_errors_name_the_field() {
         Err(Error::Corrupt { offset: 0, .. })
     ));
 }
+
+/// `lookup_indexed` (one scan per directory, for callers that look up
+/// every file of a walk) answers exactly like the linear `lookup`: every
+/// path of the tree, with either symlink policy, through the same index,
+/// and misses (absent names, names below a file) fail alike.
+#[test]
+fn indexed_lookup_matches_linear_lookup() {
+    use crate::ext4::layout::DirIndex;
+    let Some((fixture, coverage)) = build_and_compare(
+        "indexed_lookup",
+        &["-t", "ext4", "-b", "1024"],
+        "16M",
+        default_extras(),
+    ) else {
+        return;
+    };
+    let bytes = fixture.bytes();
+    let layout = Layout::open(&bytes).expect("open");
+    let index = DirIndex::default();
+    let mut compared = 0;
+    for (path, _) in check::paths(&coverage) {
+        for probe in [
+            path.to_string(),
+            format!("{path}/absent"),
+            format!("{path}x"),
+        ] {
+            for follow in [Follow::All, Follow::Parents] {
+                let linear = layout.lookup(&probe, follow).map_err(|e| e.to_string());
+                let indexed = layout
+                    .lookup_indexed(&probe, follow, &index)
+                    .map_err(|e| e.to_string());
+                assert_eq!(indexed, linear, "{probe} ({follow:?})");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 300, "{compared}");
+}
