@@ -315,6 +315,15 @@ fn deletion_time() -> u32 {
         .unwrap_or(1_696_161_600)
 }
 
+/// One match to overwrite: image offset and length of the match, and the
+/// length and SHA-256 prefix of the secret inside it when known.
+#[derive(Debug, Clone, Copy)]
+struct Redaction {
+    offset_bytes: u64,
+    len_bytes: u64,
+    secret: Option<(u64, [u8; 3])>,
+}
+
 /// One file the plan changes, with everything asked of it.
 #[derive(Debug)]
 struct Target {
@@ -325,9 +334,7 @@ struct Target {
     path: String,
     /// For deletions: the directory and the entry to remove.
     entry: Option<(u32, DirEntryRaw)>,
-    /// Image offset and length of each match, and the length and SHA-256
-    /// prefix of the secret inside it when known.
-    redactions: Vec<(u64, u64, Option<(u64, [u8; 3])>)>,
+    redactions: Vec<Redaction>,
     comment_lines: BTreeSet<u64>,
     fixes: Vec<FindingRef>,
 }
@@ -742,7 +749,12 @@ impl<'i> FsPlanner<'i> {
                 }
                 if !target.redactions.is_empty() {
                     let mut total = 0u64;
-                    for &(offset, len, secret) in &target.redactions {
+                    for &Redaction {
+                        offset_bytes: offset,
+                        len_bytes: len,
+                        secret,
+                    } in &target.redactions
+                    {
                         let file_offset = self.file_offset_of(&ranges, offset).ok_or(
                             "the matched bytes are not inside the file (the report may be for another image)",
                         )?;
@@ -893,7 +905,11 @@ fn merge_target(
             offset_bytes,
             len_bytes,
             secret,
-        } => target.redactions.push((offset_bytes, len_bytes, secret)),
+        } => target.redactions.push(Redaction {
+            offset_bytes,
+            len_bytes,
+            secret,
+        }),
         FileOp::CommentOut { line } => {
             target.comment_lines.insert(line);
         }
