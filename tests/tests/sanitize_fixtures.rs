@@ -654,9 +654,11 @@ fn every_fixture_plans_without_panicking() {
     }
 }
 
-/// A redaction whose evidence carries the secret's hash is written only
-/// when the bytes at the offset have that hash: a report about another
-/// image (or a stale one) changes nothing.
+/// A redaction whose evidence carries the secret's length and hash
+/// overwrites only the secret inside the match (the scanner's range covers
+/// the whole match, e.g. `GITHUB_TOKEN=ghp_…`), and only when the image
+/// holds bytes with that hash there: a report about another image (or a
+/// stale one) changes nothing.
 #[test]
 fn redaction_checks_the_evidence_hash_against_the_image() {
     let name = "dirty-secrets";
@@ -670,15 +672,23 @@ fn redaction_checks_the_evidence_hash_against_the_image() {
     )
     .unwrap();
     let prefix = b"GITHUB_TOKEN=";
-    let at = text
+    let key_at = text
         .windows(prefix.len())
         .position(|w| w == prefix)
-        .unwrap()
-        + prefix.len();
+        .unwrap();
+    let at = key_at + prefix.len();
     let token_len = text[at..].iter().position(|&b| b == b'\n').unwrap();
     let digest = sha256_bytes(&text[at..at + token_len]);
+    // The match is `GITHUB_TOKEN=<token>`; the evidence describes the token.
     let finding = |digest: &str| {
-        let mut f = secret_finding(&image, 1, "secret.token", path, at as u64, token_len as u64);
+        let mut f = secret_finding(
+            &image,
+            1,
+            "secret.token",
+            path,
+            key_at as u64,
+            (prefix.len() + token_len) as u64,
+        );
         f.evidence = Some(format!("ghp_…({token_len} chars, sha256:{})", &digest[..6]));
         f
     };
@@ -693,7 +703,13 @@ fn redaction_checks_the_evidence_hash_against_the_image() {
         good.plan.not_fixable
     );
     let after = read_file(&good.out, 1, path);
-    assert!(after[at..at + token_len].iter().all(|&b| b == b'*'));
+    assert_eq!(after[key_at..at], prefix[..], "the key name stays");
+    assert!(
+        after[at..at + token_len].iter().all(|&b| b == b'*'),
+        "the token is starred"
+    );
+    assert_eq!(after[at + token_len..], text[at + token_len..]);
+    assert_eq!(after[..key_at], text[..key_at]);
 
     let wrong = if digest.starts_with('0') {
         "111111"
@@ -703,7 +719,7 @@ fn redaction_checks_the_evidence_hash_against_the_image() {
     let bad = sanitize(&image, &report(&image, vec![finding(wrong)]), &options);
     assert_eq!(bad.plan.not_fixable.len(), 1);
     assert!(
-        bad.plan.not_fixable[0].reason.contains("hash differs"),
+        bad.plan.not_fixable[0].reason.contains("evidence's sha256"),
         "{}",
         bad.plan.not_fixable[0].reason
     );

@@ -9,14 +9,15 @@ use crate::report::{Finding, Severity};
 pub(super) enum FileOp {
     /// Comment out 1-based line `line` in place (its first byte becomes `#`).
     CommentOut { line: u64 },
-    /// Overwrite the matched bytes with `*` (image offset and length).
-    /// `sha256_prefix`: the first 3 bytes of the match's SHA-256 when the
-    /// finding's redacted evidence carries them for exactly these bytes;
-    /// the planner checks them against the image before writing.
+    /// Overwrite matched bytes with `*` (image offset and length of the
+    /// match). `secret`: the length and SHA-256 prefix of the secret itself
+    /// when the finding's redacted evidence carries them; the planner then
+    /// overwrites only the secret inside the match (a `password = …` line
+    /// keeps its key) and checks it against the image before writing.
     Redact {
         offset_bytes: u64,
         len_bytes: u64,
-        sha256_prefix: Option<[u8; 3]>,
+        secret: Option<(u64, [u8; 3])>,
     },
     /// Zero the file's data blocks, size kept. On a directory: every
     /// non-empty regular file below it.
@@ -113,12 +114,11 @@ fn secret(f: &Finding, path: &Option<String>, options: &PlanOptions) -> Intent {
                 op: FileOp::Redact {
                     offset_bytes,
                     len_bytes,
-                    sha256_prefix: f
+                    secret: f
                         .evidence
                         .as_deref()
                         .and_then(evidence_digest)
-                        .filter(|(n, _)| *n == len_bytes)
-                        .map(|(_, d)| d),
+                        .filter(|(n, _)| *n > 0 && *n <= len_bytes),
                 },
             },
             _ => Intent::Human("the finding names no file".into()),
@@ -265,7 +265,7 @@ mod tests {
                 op: FileOp::Redact {
                     offset_bytes: 1000,
                     len_bytes: 40,
-                    sha256_prefix: None
+                    secret: None
                 },
                 ..
             }
@@ -275,22 +275,18 @@ mod tests {
             classify(&f, &opts()),
             Intent::File {
                 op: FileOp::Redact {
-                    sha256_prefix: Some([0x3f, 0x2a, 0x9c]),
+                    secret: Some((40, [0x3f, 0x2a, 0x9c])),
                     ..
                 },
                 ..
             }
         ));
-        // A digest of another length (the evidence covers another span than
-        // the range) is not used.
-        f.evidence = Some("ghp_…(36 chars, sha256:3f2a9c)".into());
+        // A secret longer than the match cannot be inside it: not used.
+        f.evidence = Some("ghp_…(41 chars, sha256:3f2a9c)".into());
         assert!(matches!(
             classify(&f, &opts()),
             Intent::File {
-                op: FileOp::Redact {
-                    sha256_prefix: None,
-                    ..
-                },
+                op: FileOp::Redact { secret: None, .. },
                 ..
             }
         ));
@@ -333,7 +329,7 @@ mod tests {
                 > FileOp::Redact {
                     offset_bytes: 0,
                     len_bytes: 1,
-                    sha256_prefix: None
+                    secret: None
                 }
                 .strength()
         );

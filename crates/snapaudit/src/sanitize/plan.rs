@@ -182,21 +182,26 @@ impl Plan {
                         reason: "no root filesystem was found to hold the file".into(),
                     }),
                 },
-                Intent::Unallocated { offset_bytes, .. } => {
-                    let by_offset = (offset_bytes > 0)
-                        .then(|| {
-                            table
-                                .partitions
-                                .iter()
-                                .find(|p| (p.start_bytes..p.end_bytes()).contains(&offset_bytes))
-                                .map(|p| p.index)
-                        })
-                        .flatten();
-                    match by_offset.or(f.location.partition).or(root) {
+                Intent::Unallocated {
+                    offset_bytes,
+                    len_bytes,
+                } => {
+                    // A range names its partition by where it is; without
+                    // one, the finding's partition (or the root) is meant.
+                    let target = if len_bytes > 0 {
+                        table
+                            .partitions
+                            .iter()
+                            .find(|p| (p.start_bytes..p.end_bytes()).contains(&offset_bytes))
+                            .map(|p| p.index)
+                    } else {
+                        f.location.partition.or(root)
+                    };
+                    match target {
                         Some(p) => per_fs.entry(p).or_default().push((finding, intent)),
                         None => plan.not_fixable.push(NotFixable {
                             finding,
-                            reason: "the bytes are outside every filesystem: zeroing disk areas outside them could destroy a boot loader or the partition table".into(),
+                            reason: "the bytes are outside every partition: zeroing disk areas outside the filesystems could destroy a boot loader or the partition table; left to a person".into(),
                         }),
                     }
                 }
@@ -310,6 +315,15 @@ fn deletion_time() -> u32 {
         .unwrap_or(1_696_161_600)
 }
 
+/// One match to overwrite: image offset and length of the match, and the
+/// length and SHA-256 prefix of the secret inside it when known.
+#[derive(Debug, Clone, Copy)]
+struct Redaction {
+    offset_bytes: u64,
+    len_bytes: u64,
+    secret: Option<(u64, [u8; 3])>,
+}
+
 /// One file the plan changes, with everything asked of it.
 #[derive(Debug)]
 struct Target {
@@ -320,8 +334,7 @@ struct Target {
     path: String,
     /// For deletions: the directory and the entry to remove.
     entry: Option<(u32, DirEntryRaw)>,
-    /// Image offset, length and expected SHA-256 prefix of each match.
-    redactions: Vec<(u64, u64, Option<[u8; 3]>)>,
+    redactions: Vec<Redaction>,
     comment_lines: BTreeSet<u64>,
     fixes: Vec<FindingRef>,
 }
@@ -736,15 +749,26 @@ impl<'i> FsPlanner<'i> {
                 }
                 if !target.redactions.is_empty() {
                     let mut total = 0u64;
-                    for &(offset, len, digest) in &target.redactions {
+                    for &Redaction {
+                        offset_bytes: offset,
+                        len_bytes: len,
+                        secret,
+                    } in &target.redactions
+                    {
                         let file_offset = self.file_offset_of(&ranges, offset).ok_or(
                             "the matched bytes are not inside the file (the report may be for another image)",
                         )?;
-                        let pieces = map_file_range(&ranges, file_offset, len)
+                        let matched = map_file_range(&ranges, file_offset, len)
                             .ok_or("the matched bytes run past the file's data")?;
-                        if let Some(expected) = digest {
-                            check_digest(layout, &pieces, expected)?;
-                        }
+                        let (skip, len) = match secret {
+                            Some((secret_len, digest)) => (
+                                locate_secret(layout, &matched, secret_len, digest)?,
+                                secret_len,
+                            ),
+                            None => (0, len),
+                        };
+                        let pieces = map_file_range(&ranges, file_offset + skip, len)
+                            .ok_or("the matched bytes run past the file's data")?;
                         self.fill(edits, &inode, &pieces, b'*')?;
                         total += len;
                     }
@@ -880,10 +904,12 @@ fn merge_target(
         FileOp::Redact {
             offset_bytes,
             len_bytes,
-            sha256_prefix,
-        } => target
-            .redactions
-            .push((offset_bytes, len_bytes, sha256_prefix)),
+            secret,
+        } => target.redactions.push(Redaction {
+            offset_bytes,
+            len_bytes,
+            secret,
+        }),
         FileOp::CommentOut { line } => {
             target.comment_lines.insert(line);
         }
@@ -894,28 +920,39 @@ fn merge_target(
     }
 }
 
-/// Check that the bytes at `pieces` hash to the SHA-256 prefix the
-/// finding's evidence gave: otherwise the report is not about these bytes
-/// (another image, or the file changed) and nothing is overwritten.
-fn check_digest(
+/// Where the secret is inside the match at `pieces`: the offset of the
+/// `secret_len` bytes whose SHA-256 starts with `digest` (the evidence's
+/// hash). None found means the report is not about these bytes (another
+/// image, or the file changed): nothing is overwritten then.
+fn locate_secret(
     layout: &Layout<'_>,
     pieces: &[(u64, u64)],
-    expected: [u8; 3],
-) -> std::result::Result<(), String> {
+    secret_len: u64,
+    digest: [u8; 3],
+) -> std::result::Result<u64, String> {
     use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
+    let mut matched = Vec::new();
     for &(volume_offset, len) in pieces {
+        if len > MAX_EDITED_FILE_BYTES || matched.len() as u64 > MAX_EDITED_FILE_BYTES {
+            return Err("a match over 1 MiB is not redacted".into());
+        }
         let bytes = layout
             .bytes_at(volume_offset, len, "matched bytes")
             .map_err(|e| e.to_string())?;
-        hasher.update(bytes);
+        matched.extend_from_slice(bytes);
     }
-    let digest = hasher.finalize();
-    if digest.get(..3) == Some(&expected[..]) {
-        Ok(())
-    } else {
-        Err("the bytes at the finding's offset are not the matched secret (their hash differs from the evidence's): the report is not about this image".into())
+    let n = usize::try_from(secret_len).map_err(|_| "secret too long")?;
+    if n == 0 || n > matched.len() {
+        return Err("the evidence's secret does not fit in the match".into());
     }
+    (0..=matched.len() - n)
+        .find(|&i| {
+            matched
+                .get(i..i + n)
+                .is_some_and(|s| Sha256::digest(s).get(..3) == Some(&digest[..]))
+        })
+        .map(|i| i as u64)
+        .ok_or_else(|| "the bytes at the finding's offset do not hold the matched secret (no span hashes to the evidence's sha256): the report is not about this image".into())
 }
 
 /// Refusals for changing a file's content in place.
