@@ -227,8 +227,12 @@ impl Plan {
                     continue;
                 }
             };
+            // An MBR extended partition encloses its logical partitions by
+            // design; it is a container, not another filesystem.
             let overlaps = table.partitions.iter().any(|other| {
                 other.index != part.index
+                    && !other.partition_type.is_container()
+                    && !part.partition_type.is_container()
                     && other.start_bytes < part.end_bytes()
                     && part.start_bytes < other.end_bytes()
             });
