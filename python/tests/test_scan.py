@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import random
 import string
+import sys
 from pathlib import Path
 
 import pytest
 
 import snapaudit
-from conftest import MIB, MKE2FS, SECTOR, SFDISK, _write, mkfs, partition_disk
+
+# pytest runs with --import-mode=importlib, which does not put the tests
+# directory on sys.path; the disk-building helpers live in conftest.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import MIB, MKE2FS, SECTOR, SFDISK, _write, mkfs, partition_disk  # noqa: E402
 
 UUID = "3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a"
 
