@@ -64,6 +64,29 @@ fn ext4_view_is_not_handed_billions_of_block_groups() {
     assert!(report.findings.iter().any(|f| f.rule == "disk.root-fs"));
 }
 
+/// partition_table (via `find_root`): an ext superblock with
+/// s_log_block_size 17, blocks of 128 MiB. ext4-view 1.0 accepts block
+/// sizes up to 2 GiB and allocates nine blocks of cache before reading
+/// anything: 1.1 GiB here, 18 GiB at most. `Volume::open` now refuses block
+/// sizes over 64 KiB first.
+#[test]
+fn ext4_view_is_not_handed_a_128_mib_block_size() {
+    let image = Image::from_bytes(
+        "regression",
+        input("partition_table-ext4-view-128mib-blocks", 0),
+    );
+    let table = PartitionTable::read(&image).unwrap();
+    let part = table
+        .partitions
+        .iter()
+        .find(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+        .expect("the input still probes as ext");
+    let err = Volume::new(&image, part).open().unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("s_log_block_size 17"), "{err}");
+    assert!(snapaudit::ext4::find_root(&image, &table).is_none());
+}
+
 /// partition_table: one MBR entry of type 0x83 at LBA 0 with 0 sectors.
 /// mbrman's alignment guess unwrapped `None` (caught by our catch_unwind,
 /// but a panic all the same); now it is our own error and mbrman is not

@@ -31,6 +31,8 @@ const SB_BYTES: u64 = 1024;
 /// `s_feature_incompat` within the superblock, and its RECOVER bit.
 const SB_FEATURE_INCOMPAT: usize = 0x60;
 const EXT4_FEATURE_INCOMPAT_RECOVER: u32 = 0x4;
+/// `s_log_block_size` of a 64 KiB block, the largest Linux mounts.
+const MAX_LOG_BLOCK_SIZE: u64 = 6;
 /// `s_feature_ro_compat` and its METADATA_CSUM bit.
 const SB_FEATURE_RO_COMPAT: usize = 0x64;
 const EXT4_FEATURE_RO_COMPAT_METADATA_CSUM: u32 = 0x400;
@@ -128,7 +130,7 @@ impl Volume {
     /// which happened; the `fs.unclean` rule reports it.
     pub fn open(&self) -> Result<Fs> {
         // The fields it checks are the same in the override superblock.
-        self.check_group_count()?;
+        self.check_superblock_for_ext4_view()?;
         match self.load(None) {
             Err(Ext4Error::Incompatible(i)) if i.to_string().contains("journal") => {
                 let sb = self.superblock_without_recover().ok_or_else(|| {
@@ -164,13 +166,16 @@ impl Volume {
         }))
     }
 
-    /// ext4-view 1.0 allocates one descriptor per block group up front, for
-    /// as many groups as the superblock claims (2^32 with a corrupt
-    /// `s_blocks_count` or `s_blocks_per_group`: an abort on allocation).
-    /// Refuse a group count whose descriptors (32 or `s_desc_size` bytes
-    /// each, as ext4-view counts them) could not fit in the volume; a real
-    /// filesystem's descriptors take a tiny fraction of it, even truncated.
-    fn check_group_count(&self) -> Result<()> {
+    /// Refuse, before ext4-view 1.0 sees them, superblock values that make
+    /// it allocate without bound:
+    /// - a block size above 64 KiB (Linux's maximum; ext4-view accepts up
+    ///   to 2 GiB and allocates 9 blocks of cache up front: 18 GiB);
+    /// - a group count whose descriptors (32 or `s_desc_size` bytes each,
+    ///   as ext4-view counts them) could not fit in the volume: ext4-view
+    ///   reserves one per group before reading any (2^32 with a corrupt
+    ///   `s_blocks_count` or `s_blocks_per_group`). A real filesystem's
+    ///   descriptors take a tiny fraction of it, even truncated.
+    fn check_superblock_for_ext4_view(&self) -> Result<()> {
         use crate::util::{le_u16, le_u32};
         let Some(sb) = self
             .bytes()
@@ -182,6 +187,17 @@ impl Volume {
         // The fields ext4-view's Superblock::from_bytes reads, as it reads
         // them (s_blocks_count_hi even without the 64bit feature).
         let field = |off: usize| le_u32(sb, off).map(u64::from).unwrap_or(0);
+        let s_log_block_size = field(0x18);
+        if s_log_block_size > MAX_LOG_BLOCK_SIZE {
+            return Err(Error::corrupt(
+                self.start_bytes + SB_OFFSET + 0x18,
+                format!(
+                    "partition {}: ext4 superblock: s_log_block_size {s_log_block_size} means blocks of 2^{} bytes; at most 64 KiB (2^16) exist",
+                    self.partition,
+                    10 + s_log_block_size
+                ),
+            ));
+        }
         let blocks_count = field(0x150) << 32 | field(0x4);
         let s_first_data_block = field(0x14);
         let s_blocks_per_group = field(0x20);
