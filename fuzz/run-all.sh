@@ -87,11 +87,12 @@ printf 'target\tseconds\texecs\texecs_per_s\tcorpus\tpeak_rss_mb\tresult\n' >"$e
 for t in "${targets[@]}"; do
     secs=$seconds
     case $t in check | ext4_fs | ext4_layout) secs=$((seconds * long_factor)) ;; esac
-    mkdir -p "corpus/$t" "artifacts/$t"
+    mkdir -p "corpus/$t" "artifacts/$t" logs
     dirs=("corpus/$t")
     [ -d "seeds/$t" ] && dirs+=("seeds/$t")
     p=$(peer_seeds "$t") && [ -n "$p" ] && dirs+=("$p")
-    log=artifacts/$t/last-run.log
+    # Not in artifacts/: cargo-fuzz reports every file there as a crash.
+    log=logs/$t.log
     echo "==> $t: ${secs}s" >&2
     nice "${fuzz[@]}" run "${build_flags[@]}" "$t" "${dirs[@]}" -- \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \

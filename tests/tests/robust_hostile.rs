@@ -285,8 +285,8 @@ fn tree_paths(tree: &Path) -> BTreeSet<String> {
 #[test]
 fn symlink_loops_stop_with_an_error() {
     let fs = root_fs("hostile-symlink-loop");
-    let layout_bytes = fs.volume().bytes().to_vec();
-    let layout = Layout::open(&layout_bytes).unwrap();
+    let layout_bytes = fs.volume().bytes();
+    let layout = Layout::open(layout_bytes).unwrap();
     for link in ["a", "b", "self", "chain0"] {
         let path = format!("/opt/loop/{link}");
         assert_eq!(fs.stat(&path).unwrap().kind, FileKind::Symlink, "{path}");
@@ -322,8 +322,8 @@ fn escaping_symlinks_resolve_inside_the_image() {
         assert_eq!(got, std::fs::read(tree.join(target)).unwrap(), "{path}");
     }
     assert_eq!(fs.canonicalize("/opt/escape/rootdir").unwrap(), "/");
-    let vol = fs.volume().bytes().to_vec();
-    let layout = Layout::open(&vol).unwrap();
+    let vol = fs.volume().bytes();
+    let layout = Layout::open(vol).unwrap();
     let etc_passwd = layout.lookup("/etc/passwd", Follow::All).unwrap();
     assert_eq!(
         layout.lookup("/opt/escape/passwd", Follow::All).unwrap(),
@@ -346,8 +346,8 @@ fn a_ten_thousand_entry_directory_is_listed_whole() {
     let want: Vec<String> = (0..10_000).map(|i| format!("f{i:05}")).collect();
     assert_eq!(names, want);
     let fs = root_fs("hostile-bigdir");
-    let vol = fs.volume().bytes().to_vec();
-    let layout = Layout::open(&vol).unwrap();
+    let vol = fs.volume().bytes();
+    let layout = Layout::open(vol).unwrap();
     let ino = layout.lookup("/var/cache/many", Follow::All).unwrap();
     // Plus "." and "..".
     assert_eq!(layout.read_dir(ino).unwrap().len(), 10_002);
@@ -386,8 +386,8 @@ fn a_sparse_terabyte_file_is_not_read_into_memory() {
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(err.to_string().contains("larger than"), "{err}");
 
-    let vol = fs.volume().bytes().to_vec();
-    let layout = Layout::open(&vol).unwrap();
+    let vol = fs.volume().bytes();
+    let layout = Layout::open(vol).unwrap();
     let inode = layout.lookup_inode(&path, Follow::All).unwrap();
     let ranges = layout.file_byte_ranges(&inode).unwrap();
     let mapped: u64 = ranges.iter().map(|r| r.len_bytes).sum();
@@ -428,8 +428,8 @@ fn a_bad_inode_checksum_spoils_one_file_only() {
         pass.read_errors.iter().filter(|(p, _)| *p != bad).collect();
     assert!(others.is_empty(), "{others:?}");
     let vol_fs = root_fs("hostile-bad-csum");
-    let vol = vol_fs.volume().bytes().to_vec();
-    let layout = Layout::open(&vol).unwrap();
+    let vol = vol_fs.volume().bytes();
+    let layout = Layout::open(vol).unwrap();
     let inode = layout.lookup_inode(&bad, Follow::All).unwrap();
     assert!(
         !layout.inode_checksum(&inode).unwrap().unwrap().is_valid(),
@@ -513,8 +513,8 @@ fn block_size_and_bigalloc_variants_read_back_identical() {
             assert_eq!(got, std::fs::read(&on_host).unwrap(), "{name}:{path}");
             compared += 1;
         }
-        let vol = fs.volume().bytes().to_vec();
-        let layout = Layout::open(&vol).unwrap();
+        let vol = fs.volume().bytes();
+        let layout = Layout::open(vol).unwrap();
         assert_eq!(compare_tree_with_layout(&layout, &tree), compared, "{name}");
     }
 }

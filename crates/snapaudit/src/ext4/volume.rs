@@ -31,6 +31,8 @@ const SB_BYTES: u64 = 1024;
 /// `s_feature_incompat` within the superblock, and its RECOVER bit.
 const SB_FEATURE_INCOMPAT: usize = 0x60;
 const EXT4_FEATURE_INCOMPAT_RECOVER: u32 = 0x4;
+/// `s_log_block_size` of a 64 KiB block, the largest Linux mounts.
+const MAX_LOG_BLOCK_SIZE: u64 = 6;
 /// `s_feature_ro_compat` and its METADATA_CSUM bit.
 const SB_FEATURE_RO_COMPAT: usize = 0x64;
 const EXT4_FEATURE_RO_COMPAT_METADATA_CSUM: u32 = 0x400;
@@ -127,6 +129,8 @@ impl Volume {
     /// "needs recovery" flag is cleared. [`Fs::journal_replayed`] tells
     /// which happened; the `fs.unclean` rule reports it.
     pub fn open(&self) -> Result<Fs> {
+        // The fields it checks are the same in the override superblock.
+        self.check_superblock_for_ext4_view()?;
         match self.load(None) {
             Err(Ext4Error::Incompatible(i)) if i.to_string().contains("journal") => {
                 let sb = self.superblock_without_recover().ok_or_else(|| {
@@ -160,6 +164,67 @@ impl Volume {
             size_bytes: self.size_bytes,
             superblock_override,
         }))
+    }
+
+    /// Refuse, before ext4-view 1.0 sees them, superblock values that make
+    /// it allocate without bound:
+    /// - a block size above 64 KiB (Linux's maximum; ext4-view accepts up
+    ///   to 2 GiB and allocates 9 blocks of cache up front: 18 GiB);
+    /// - a group count whose descriptors (32 or `s_desc_size` bytes each,
+    ///   as ext4-view counts them) could not fit in the volume: ext4-view
+    ///   reserves one per group before reading any (2^32 with a corrupt
+    ///   `s_blocks_count` or `s_blocks_per_group`). A real filesystem's
+    ///   descriptors take a tiny fraction of it, even truncated.
+    fn check_superblock_for_ext4_view(&self) -> Result<()> {
+        use crate::util::{le_u16, le_u32};
+        let Some(sb) = self
+            .bytes()
+            .get(SB_OFFSET as usize..(SB_OFFSET + SB_BYTES) as usize)
+        else {
+            // Too short for a superblock: ext4-view says so itself.
+            return Ok(());
+        };
+        // The fields ext4-view's Superblock::from_bytes reads, as it reads
+        // them (s_blocks_count_hi even without the 64bit feature).
+        let field = |off: usize| le_u32(sb, off).map(u64::from).unwrap_or(0);
+        let s_log_block_size = field(0x18);
+        if s_log_block_size > MAX_LOG_BLOCK_SIZE {
+            return Err(Error::corrupt(
+                self.start_bytes + SB_OFFSET + 0x18,
+                format!(
+                    "partition {}: ext4 superblock: s_log_block_size {s_log_block_size} means blocks of 2^{} bytes; at most 64 KiB (2^16) exist",
+                    self.partition,
+                    10 + s_log_block_size
+                ),
+            ));
+        }
+        let blocks_count = field(0x150) << 32 | field(0x4);
+        let s_first_data_block = field(0x14);
+        let s_blocks_per_group = field(0x20);
+        let is_64bit = field(SB_FEATURE_INCOMPAT as usize) & 0x80 != 0;
+        let desc_bytes = if is_64bit {
+            u64::from(le_u16(sb, 0xFE).unwrap_or(0))
+        } else {
+            32
+        };
+        let (Some(data_blocks), Some(per_group)) = (
+            blocks_count.checked_sub(s_first_data_block),
+            std::num::NonZeroU64::new(s_blocks_per_group),
+        ) else {
+            // Invalid either way: ext4-view refuses it before allocating.
+            return Ok(());
+        };
+        let groups = data_blocks.div_ceil(per_group.get());
+        if groups.saturating_mul(desc_bytes.max(1)) > self.size_bytes {
+            return Err(Error::corrupt(
+                self.start_bytes + SB_OFFSET,
+                format!(
+                    "partition {}: ext4 superblock: {blocks_count} blocks in groups of {s_blocks_per_group} make {groups} block groups, whose descriptors cannot fit in the {}-byte volume",
+                    self.partition, self.size_bytes
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The superblock with INCOMPAT_RECOVER cleared (and its checksum

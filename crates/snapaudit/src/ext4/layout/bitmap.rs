@@ -98,7 +98,11 @@ impl Layout<'_> {
         }
         let sb = self.superblock();
         let table_blocks = sb.inode_table_blocks();
-        let mut ranges = Vec::with_capacity(sb.group_count() as usize * 3);
+        // Not `group_count × 3` up front: s_blocks_count may claim 2^32
+        // groups (an allocation of hundreds of GiB). The loop stops at the
+        // first descriptor past the end of the volume, so its length is
+        // bounded by the volume's size.
+        let mut ranges = Vec::new();
         for group in 0..sb.group_count() {
             let desc = self.group_desc(group)?;
             ranges.push(BlockRange {
