@@ -18,7 +18,7 @@ use super::ranges::{ByteRange, covered, normalize};
 use super::unlink;
 use super::{FreeSpacePolicy, PlanOptions};
 use crate::ext4::find_root;
-use crate::ext4::layout::{DirEntryRaw, FileByteRange, Follow, Inode, Layout};
+use crate::ext4::layout::{DirEntryRaw, FileByteRange, Follow, Inode, Layout, Superblock};
 use crate::image::Image;
 use crate::partition::{Partition, PartitionTable};
 use crate::report::{Finding, Location, Report, Severity};
@@ -215,7 +215,6 @@ impl Plan {
                 }
             }
         }
-        let dtime = deletion_time();
         let mut zero: Vec<ByteRange> = Vec::new();
         let mut patches: Vec<(u64, Vec<u8>)> = Vec::new();
         for (index, items) in per_fs {
@@ -227,12 +226,15 @@ impl Plan {
                     continue;
                 }
             };
-            let overlaps = table.partitions.iter().any(|other| {
-                other.index != part.index
-                    && other.start_bytes < part.end_bytes()
-                    && part.start_bytes < other.end_bytes()
-            });
-            let mut fs = FsPlanner::new(image, part, options, dtime);
+            // An MBR extended partition contains its logical ones by design.
+            let overlaps = !part.partition_type.is_container()
+                && table.partitions.iter().any(|other| {
+                    other.index != part.index
+                        && !other.partition_type.is_container()
+                        && other.start_bytes < part.end_bytes()
+                        && part.start_bytes < other.end_bytes()
+                });
+            let mut fs = FsPlanner::new(image, part, options);
             if overlaps {
                 fs.refuse(
                     items,
@@ -302,17 +304,25 @@ fn not_fixable_all(plan: &mut Plan, items: Vec<(FindingRef, Intent)>, reason: &s
     }
 }
 
-/// Seconds since the epoch for `i_dtime`: the clock, or, on a machine whose
-/// clock says 1970, a fixed time in 2023 (it only has to be plausible).
-fn deletion_time() -> u32 {
-    let now = SystemTime::now()
+/// `i_dtime` for the inodes the plan deletes: the superblock's last write
+/// time, so that sanitizing one image twice gives byte-identical outputs
+/// (comparable by hash). e2fsck reads a dtime below `s_inodes_count` as an
+/// orphan-list link, so a zeroed or tiny `s_wtime` falls back to the clock,
+/// then to the smallest value e2fsck accepts.
+fn deletion_time(sb: &Superblock) -> u32 {
+    let clock = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    u32::try_from(now)
-        .ok()
-        .filter(|&t| t > 1_600_000_000)
-        .unwrap_or(1_696_161_600)
+    [
+        u64::try_from(sb.s_wtime).unwrap_or(0),
+        clock,
+        u64::from(sb.s_inodes_count) + 1,
+    ]
+    .into_iter()
+    .filter_map(|t| u32::try_from(t).ok())
+    .find(|&t| t > sb.s_inodes_count)
+    .unwrap_or(u32::MAX)
 }
 
 /// One match to overwrite: image offset and length of the match, and the
@@ -353,12 +363,12 @@ struct FsPlanner<'i> {
 }
 
 impl<'i> FsPlanner<'i> {
-    fn new(image: &'i Image, part: &'i Partition, options: &'i PlanOptions, dtime: u32) -> Self {
+    fn new(image: &'i Image, part: &'i Partition, options: &'i PlanOptions) -> Self {
         FsPlanner {
             image,
             part,
             options,
-            dtime,
+            dtime: 0,
             actions: Vec::new(),
             not_fixable: Vec::new(),
             refusal: None,
@@ -425,6 +435,7 @@ impl<'i> FsPlanner<'i> {
             .s_feature_ro_compat
             .contains(crate::ext4::layout::RoCompatFeatures::SHARED_BLOCKS);
 
+        self.dtime = deletion_time(sb);
         let mut edits = MetaEdits::new(&layout);
         let mut unallocated: Vec<(FindingRef, u64, u64)> = Vec::new();
         let mut targets: BTreeMap<u32, Target> = BTreeMap::new();
