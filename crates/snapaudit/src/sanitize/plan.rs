@@ -215,6 +215,7 @@ impl Plan {
                 }
             }
         }
+        let dtime = deletion_time();
         let mut zero: Vec<ByteRange> = Vec::new();
         let mut patches: Vec<(u64, Vec<u8>)> = Vec::new();
         for (index, items) in per_fs {
@@ -226,15 +227,16 @@ impl Plan {
                     continue;
                 }
             };
-            // An MBR extended partition contains its logical ones by design.
-            let overlaps = !part.partition_type.is_container()
-                && table.partitions.iter().any(|other| {
-                    other.index != part.index
-                        && !other.partition_type.is_container()
-                        && other.start_bytes < part.end_bytes()
-                        && part.start_bytes < other.end_bytes()
-                });
-            let mut fs = FsPlanner::new(image, part, options);
+            // An MBR extended partition encloses its logical partitions by
+            // design; it is a container, not another filesystem.
+            let overlaps = table.partitions.iter().any(|other| {
+                other.index != part.index
+                    && !other.partition_type.is_container()
+                    && !part.partition_type.is_container()
+                    && other.start_bytes < part.end_bytes()
+                    && part.start_bytes < other.end_bytes()
+            });
+            let mut fs = FsPlanner::new(image, part, options, dtime);
             if overlaps {
                 fs.refuse(
                     items,
@@ -304,19 +306,28 @@ fn not_fixable_all(plan: &mut Plan, items: Vec<(FindingRef, Intent)>, reason: &s
     }
 }
 
-/// `i_dtime` for the inodes the plan deletes: the superblock's last write
-/// time, so that sanitizing one image twice gives byte-identical outputs
-/// (comparable by hash). e2fsck reads a dtime below `s_inodes_count` as an
-/// orphan-list link, so a zeroed or tiny `s_wtime` falls back to the clock,
-/// then to the smallest value e2fsck accepts.
-fn deletion_time(sb: &Superblock) -> u32 {
-    let clock = SystemTime::now()
+/// Seconds since the epoch for `i_dtime`: the clock, or, on a machine whose
+/// clock says 1970, a fixed time in 2023 (it only has to be plausible).
+fn deletion_time() -> u32 {
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    u32::try_from(now)
+        .ok()
+        .filter(|&t| t > 1_600_000_000)
+        .unwrap_or(1_696_161_600)
+}
+
+/// `i_dtime` for the inodes the plan deletes on the filesystem of `sb`: its
+/// last write time, so that sanitizing one image twice gives byte-identical
+/// outputs (comparable by hash). e2fsck reads a dtime below
+/// `s_inodes_count` as an orphan-list link, so a zeroed or tiny `s_wtime`
+/// falls back to `clock`, then to the smallest value e2fsck accepts.
+fn filesystem_deletion_time(sb: &Superblock, clock: u32) -> u32 {
     [
         u64::try_from(sb.s_wtime).unwrap_or(0),
-        clock,
+        u64::from(clock),
         u64::from(sb.s_inodes_count) + 1,
     ]
     .into_iter()
@@ -363,12 +374,12 @@ struct FsPlanner<'i> {
 }
 
 impl<'i> FsPlanner<'i> {
-    fn new(image: &'i Image, part: &'i Partition, options: &'i PlanOptions) -> Self {
+    fn new(image: &'i Image, part: &'i Partition, options: &'i PlanOptions, dtime: u32) -> Self {
         FsPlanner {
             image,
             part,
             options,
-            dtime: 0,
+            dtime,
             actions: Vec::new(),
             not_fixable: Vec::new(),
             refusal: None,
@@ -435,7 +446,7 @@ impl<'i> FsPlanner<'i> {
             .s_feature_ro_compat
             .contains(crate::ext4::layout::RoCompatFeatures::SHARED_BLOCKS);
 
-        self.dtime = deletion_time(sb);
+        self.dtime = filesystem_deletion_time(sb, self.dtime);
         let mut edits = MetaEdits::new(&layout);
         let mut unallocated: Vec<(FindingRef, u64, u64)> = Vec::new();
         let mut targets: BTreeMap<u32, Target> = BTreeMap::new();
