@@ -45,6 +45,9 @@
 //! (`inline_data`) is changed in the inode record, whose checksum is then
 //! recomputed.
 //!
+//! The output is deterministic: the same image and report give the same
+//! bytes (deleted inodes get the superblock's last write time as `i_dtime`).
+//!
 //! Nothing here writes to the input image; [`apply`] writes a new file
 //! (`OUT` appears only once complete), or the input itself with an explicit
 //! [`WriteMode::InPlace`].

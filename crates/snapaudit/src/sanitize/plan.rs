@@ -18,7 +18,7 @@ use super::ranges::{ByteRange, covered, normalize};
 use super::unlink;
 use super::{FreeSpacePolicy, PlanOptions};
 use crate::ext4::find_root;
-use crate::ext4::layout::{DirEntryRaw, FileByteRange, Follow, Inode, Layout};
+use crate::ext4::layout::{DirEntryRaw, FileByteRange, Follow, Inode, Layout, Superblock};
 use crate::image::Image;
 use crate::partition::{Partition, PartitionTable};
 use crate::report::{Finding, Location, Report, Severity};
@@ -319,6 +319,23 @@ fn deletion_time() -> u32 {
         .unwrap_or(1_696_161_600)
 }
 
+/// `i_dtime` for the inodes the plan deletes on the filesystem of `sb`: its
+/// last write time, so that sanitizing one image twice gives byte-identical
+/// outputs (comparable by hash). e2fsck reads a dtime below
+/// `s_inodes_count` as an orphan-list link, so a zeroed or tiny `s_wtime`
+/// falls back to `clock`, then to the smallest value e2fsck accepts.
+fn filesystem_deletion_time(sb: &Superblock, clock: u32) -> u32 {
+    [
+        u64::try_from(sb.s_wtime).unwrap_or(0),
+        u64::from(clock),
+        u64::from(sb.s_inodes_count) + 1,
+    ]
+    .into_iter()
+    .filter_map(|t| u32::try_from(t).ok())
+    .find(|&t| t > sb.s_inodes_count)
+    .unwrap_or(u32::MAX)
+}
+
 /// One match to overwrite: image offset and length of the match, and the
 /// length and SHA-256 prefix of the secret inside it when known.
 #[derive(Debug, Clone, Copy)]
@@ -429,6 +446,7 @@ impl<'i> FsPlanner<'i> {
             .s_feature_ro_compat
             .contains(crate::ext4::layout::RoCompatFeatures::SHARED_BLOCKS);
 
+        self.dtime = filesystem_deletion_time(sb, self.dtime);
         let mut edits = MetaEdits::new(&layout);
         let mut unallocated: Vec<(FindingRef, u64, u64)> = Vec::new();
         let mut targets: BTreeMap<u32, Target> = BTreeMap::new();
