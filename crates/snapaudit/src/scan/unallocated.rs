@@ -69,14 +69,15 @@ pub(crate) fn nonzero_runs(
     let mut at = range.start.min(end);
     let mut run: Option<usize> = None;
     while at < end {
+        // A hole: zeros up to the block holding the next data (when the
+        // data starts inside the current block, the block is tested).
         let data_at = next_data(at);
-        if data_at > at {
-            // A hole: zeros up to the block holding `data_at`.
+        let data_block = data_at - data_at % ZERO_BLOCK_BYTES;
+        if data_block > at {
             if let Some(start) = run.take() {
                 f(start..at);
             }
-            let block = data_at - data_at % ZERO_BLOCK_BYTES;
-            at = block.max(at).min(end);
+            at = data_block.min(end);
             continue;
         }
         let next = at.saturating_add(ZERO_BLOCK_BYTES).min(end);
@@ -176,6 +177,13 @@ mod tests {
         let mut runs = Vec::new();
         nonzero_runs(&data, 0..data.len(), &hole, &mut |r| runs.push(r));
         assert_eq!(runs, vec![0..2 * b, 5 * b..8 * b]);
+        // Data starting inside a block (a grid not aligned with the file's
+        // blocks) gets the block tested, and the scan goes on.
+        let ones = vec![1u8; 8 * b];
+        let mid = |at: usize| if at < 3 * b { 3 * b - 100 } else { at };
+        let mut runs = Vec::new();
+        nonzero_runs(&ones, 0..ones.len(), &mid, &mut |r| runs.push(r));
+        assert_eq!(runs, vec![2 * b..8 * b]);
         // A map saying "only holes from here" ends the scan.
         let none = |at: usize| if at >= 3 * b { usize::MAX } else { at };
         let mut runs = Vec::new();
