@@ -4,21 +4,34 @@ path, line and image offset; no report ever holds a secret in clear."""
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import string
-import sys
+import subprocess
 from pathlib import Path
 
 import pytest
 
 import snapaudit
 
-# pytest runs with --import-mode=importlib, which does not put the tests
-# directory on sys.path; the disk-building helpers live in conftest.py.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import MIB, MKE2FS, SECTOR, SFDISK, _write, mkfs, partition_disk  # noqa: E402
-
 UUID = "3d2c1b0a-9f8e-4d7c-8b6a-5f4e3d2c1b0a"
+MIB = 1024 * 1024
+
+
+def _tool(name: str) -> str | None:
+    # e2fsprogs and fdisk live in /sbin, which is not on every user's PATH.
+    return shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin")
+
+
+MKE2FS = _tool("mke2fs")
+SFDISK = _tool("sfdisk")
+
+
+def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(mode)
 
 
 def _chars(rng: random.Random, alphabet: str, n: int) -> str:
@@ -49,8 +62,19 @@ def secret_disk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     _write(src / "srv/app/deploy.sh", f"#!/bin/sh\nexport GITHUB_TOKEN={secrets['token']}\n".encode())
     _write(src / "srv/app/README", b"nothing to see\n")
     disk = base / "data.raw"
-    partition_disk(disk, 34 * MIB, "label: dos\nstart=2048, size=65536, type=83\n")
-    mkfs(src, disk, 2048 * SECTOR, 65536 * SECTOR, "data", UUID)
+    with open(disk, "wb") as f:
+        f.truncate(34 * MIB)
+    assert MKE2FS is not None and SFDISK is not None
+    subprocess.run(
+        [SFDISK, "-q", "--no-reread", "--no-tell-kernel", str(disk)],
+        input=b"label: dos\nstart=2048, size=65536, type=83\n",
+        check=True,
+    )
+    subprocess.run(
+        [MKE2FS, "-q", "-F", "-t", "ext4", "-b", "4096", "-L", "data", "-U", UUID,
+         "-E", f"offset={MIB}", "-d", str(src), str(disk), f"{32 * 1024}k"],
+        check=True,
+    )
     return disk, secrets
 
 

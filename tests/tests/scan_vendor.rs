@@ -247,3 +247,78 @@ fn vendor_content_modified_package_files_and_large_files() {
 
     assert_eq!(report.summary.errors, 3, "bar, conf, big");
 }
+
+/// `debugfs imap`: the image offset of inode `path`'s record.
+fn inode_offset(image: &Path, path: &str) -> u64 {
+    let out = tool("debugfs")
+        .arg("-R")
+        .arg(format!("imap {path}"))
+        .arg(image)
+        .output()
+        .unwrap();
+    // "Inode 12 is part of block group 0\n\tlocated at block 35, offset 0x0b00"
+    let text = String::from_utf8_lossy(&out.stdout);
+    let block: u64 = text
+        .split("located at block ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|b| b.trim().parse().ok())
+        .unwrap_or_else(|| panic!("debugfs imap: {text}"));
+    let offset = text
+        .split("offset 0x")
+        .nth(1)
+        .and_then(|r| u64::from_str_radix(r.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("debugfs imap: {text}"));
+    block * 4096 + offset
+}
+
+#[test]
+fn inline_data_files_are_scanned_in_their_inode() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let token = format!("ghp_{}", chars(ALNUM, 36, 900));
+    write(&root, "etc/ci/token", format!("T={token}\n").as_bytes());
+    let image = dir.path().join("fs.img");
+    let out = tool("mke2fs")
+        .args([
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            "-b",
+            "4096",
+            "-I",
+            "256",
+            "-O",
+            "inline_data",
+            "-d",
+        ])
+        .arg(&root)
+        .arg(&image)
+        .arg("16M")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mke2fs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = scan_report(
+        &Image::open(&image).unwrap(),
+        &ScanOptions::builtin().unwrap(),
+    )
+    .unwrap();
+    let found = at(&report.findings, "/etc/ci/token");
+    assert_eq!(
+        found.len(),
+        1,
+        "{:?}",
+        report.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
+    );
+    assert_eq!(found[0].rule, "secret.token");
+    // i_block starts 0x28 bytes into the inode record; the token 2 bytes in.
+    assert_eq!(
+        found[0].location.offset_bytes,
+        Some(inode_offset(&image, "/etc/ci/token") + 0x28 + 2)
+    );
+}

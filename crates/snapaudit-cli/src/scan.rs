@@ -73,7 +73,8 @@ impl ByteProgress {
             return None;
         }
         let shared = ScanProgress::new();
-        let bar = indicatif::ProgressBar::new(0);
+        // Hidden until the scan has planned its work and knows the total.
+        let bar = indicatif::ProgressBar::hidden();
         bar.set_style(
             indicatif::ProgressStyle::with_template(
                 "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed}",
@@ -89,8 +90,14 @@ impl ByteProgress {
             let (shared, bar, stop) = (shared.clone(), bar.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    bar.set_length(shared.total_bytes());
-                    bar.set_position(shared.done_bytes());
+                    let total = shared.total_bytes();
+                    if total > 0 {
+                        if bar.is_hidden() {
+                            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                        }
+                        bar.set_length(total);
+                        bar.set_position(shared.done_bytes());
+                    }
                     std::thread::sleep(Duration::from_millis(100));
                 }
             })

@@ -66,7 +66,9 @@ pub fn check_with(
     disk::table(&table, &mut findings);
     let root = find_root(image, &table);
     report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
-    match &root {
+    // The rules (one thread: ext4-view is not Send) and the scan (all the
+    // others) run side by side.
+    let rules = || match &root {
         None => disk::no_root(&table, None, &unopened_ext(image, &table), &mut findings),
         Some(volume) => match volume.open() {
             Err(e) => disk::no_root(&table, Some((volume.partition(), &e)), &[], &mut findings),
@@ -99,9 +101,10 @@ pub fn check_with(
                 }
             }
         },
-    }
-    if let Some(scan) = &scan {
-        let outcome = scan_disk(image, &table, scan);
+    };
+    let scan_disk_if = || scan.as_ref().map(|s| scan_disk(image, &table, s));
+    let ((), outcome) = rayon::join(rules, scan_disk_if);
+    if let Some(outcome) = outcome {
         findings.extend(outcome.findings);
         report.stats.files_scanned = outcome.files_scanned;
         report.stats.bytes_scanned = outcome.bytes_scanned;

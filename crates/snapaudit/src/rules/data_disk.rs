@@ -28,24 +28,30 @@ pub fn scan_report(image: &Image, options: &ScanOptions) -> Result<Report> {
     report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
     let mut findings: Vec<Finding> = Vec::new();
     disk::table(&table, &mut findings);
-    for p in &table.partitions {
-        if !p.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
-            continue;
-        }
-        let volume = Volume::new(image, p);
-        // ext4-view refuses some filesystems our layout reader scans (inline
-        // data, casefold): those get the scan but not these rules.
-        let Ok(fs) = volume.open() else { continue };
+    // The file rules (ext4-view, one thread) and the scan run side by side.
+    let rules = || {
         let mut found = Vec::new();
-        any_disk_rules(&fs, &mut found);
-        for mut f in found {
-            if f.location.partition.is_none() {
-                f.location.partition = Some(p.index);
+        for p in &table.partitions {
+            if !p.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
+                continue;
             }
-            findings.push(f);
+            let volume = Volume::new(image, p);
+            // ext4-view refuses some filesystems our layout reader scans
+            // (inline data, casefold): those get the scan but not these rules.
+            let Ok(fs) = volume.open() else { continue };
+            let mut on_fs = Vec::new();
+            any_disk_rules(&fs, &mut on_fs);
+            for mut f in on_fs {
+                if f.location.partition.is_none() {
+                    f.location.partition = Some(p.index);
+                }
+                found.push(f);
+            }
         }
-    }
-    let outcome = scan_disk(image, &table, options);
+        found
+    };
+    let (found, outcome) = rayon::join(rules, || scan_disk(image, &table, options));
+    findings.extend(found);
     findings.extend(outcome.findings);
     report.stats.files_scanned = outcome.files_scanned;
     report.stats.bytes_scanned = outcome.bytes_scanned;

@@ -414,6 +414,13 @@ impl Scanner {
         self.rules.len()
     }
 
+    /// Distinct prefilter literals of 4 bytes or more (the Teddy searcher's
+    /// patterns; more than 32 makes it switch to its slower variant).
+    #[cfg(test)]
+    pub(crate) fn long_anchor_count(&self) -> usize {
+        self.prefilter.long_count()
+    }
+
     /// Fresh per-worker state for [`Scanner::scan_range_with`].
     pub fn scratch(&self) -> Scratch {
         let mut s = Scratch::default();

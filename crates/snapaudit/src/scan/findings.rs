@@ -191,7 +191,7 @@ pub(crate) fn credentials_file(
         CREDENTIALS_FILE,
         Severity::Error,
         format!(
-            "{path} is a {} file ({size_bytes} bytes): whoever gets the image gets the account",
+            "{path} holds {} ({size_bytes} bytes): whoever gets the image gets the account",
             kind.tool()
         ),
     )

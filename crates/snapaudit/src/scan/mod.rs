@@ -34,6 +34,7 @@ mod pattern;
 mod prefilter;
 mod rule;
 mod run;
+mod sparse;
 mod stream;
 mod text;
 mod unallocated;

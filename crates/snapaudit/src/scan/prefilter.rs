@@ -132,6 +132,12 @@ impl Prefilter {
         })
     }
 
+    /// Number of anchors in the automaton.
+    #[cfg(test)]
+    pub(crate) fn long_count(&self) -> usize {
+        self.ac_patterns
+    }
+
     pub(crate) fn entries(&self, pattern: usize) -> &[Entry] {
         self.entries.get(pattern).map_or(&[], Vec::as_slice)
     }

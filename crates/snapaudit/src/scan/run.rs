@@ -38,6 +38,7 @@ use super::credentials;
 use super::engine::{Match, Scanner, Scratch};
 use super::files::{self, FileData, FileEntry, range_bytes};
 use super::findings;
+use super::sparse::DataMap;
 use super::stream::StreamScan;
 use super::unallocated::{self, Region, RegionKind, ZERO_BLOCK_BYTES};
 use super::vendor::{Provenance, VendorDb, read_file_limited};
@@ -56,6 +57,11 @@ pub const UNIT_BYTES: usize = 8 << 20;
 /// Matches listed per file (or raw region); the rest are counted in one
 /// finding, so that a file full of secrets cannot exhaust memory.
 pub const MAX_HITS_PER_FILE: usize = 1000;
+
+/// A fragmented file segment up to this size is copied into the worker's
+/// buffer and scanned whole; a larger one streams through a [`StreamScan`]
+/// (whose buffer is about 1 MiB). Either way memory per worker is bounded.
+const STITCH_COPY_MAX_BYTES: u64 = 4 << 20;
 
 /// Largest Docker config read to look for `auths`.
 const MAX_DOCKER_CONFIG_BYTES: u64 = 1 << 20;
@@ -320,12 +326,23 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
     }
 
     // --- scan --------------------------------------------------------------
+    let holes = DataMap::of(image);
     let results: Vec<UnitResult> = units
         .par_iter()
         .map_init(
-            || scanner.scratch(),
-            |scratch, unit| {
-                let result = run_unit(unit, scanner, scratch, &planned, &exts, &regions, disk);
+            || (scanner.scratch(), Vec::new()),
+            |(scratch, stitched), unit| {
+                let result = run_unit(
+                    unit,
+                    scanner,
+                    scratch,
+                    stitched,
+                    &planned,
+                    &exts,
+                    &regions,
+                    disk,
+                    holes.as_ref(),
+                );
                 if let Some(p) = &options.progress {
                     p.add_done(unit_bytes(unit, &planned));
                 }
@@ -523,10 +540,12 @@ fn run_unit(
     unit: &Unit,
     scanner: &Scanner,
     scratch: &mut Scratch,
+    stitched: &mut Vec<u8>,
     planned: &[PlannedFile],
     exts: &[ExtFs<'_>],
     regions: &[Region],
     disk: &[u8],
+    holes: Option<&DataMap>,
 ) -> UnitResult {
     let origin = match unit {
         Unit::InPlace { file, .. } | Unit::Stitched { file, .. } => Origin::File(*file),
@@ -566,6 +585,23 @@ fn run_unit(
                 return out;
             };
             let base = first.file_offset_bytes as usize;
+            let total: u64 = runs.iter().map(|r| r.len_bytes).sum();
+            if total <= STITCH_COPY_MAX_BYTES {
+                stitched.clear();
+                for run in runs {
+                    if let Some(bytes) = range_bytes(fs.layout.volume(), run) {
+                        stitched.extend_from_slice(bytes);
+                    }
+                }
+                scanner.scan_range_with(
+                    scratch,
+                    stitched,
+                    0..stitched.len(),
+                    Some(&p.entry.path),
+                    &mut |m| out.push(shift(m, base)),
+                );
+                return out;
+            }
             let mut stream = StreamScan::new(scanner, Some(&p.entry.path));
             let mut sink = |m: Match| out.push(shift(m, base));
             for run in runs {
@@ -584,9 +620,22 @@ fn run_unit(
                 .zip(usize::try_from(r.len_bytes).ok())
                 .and_then(|(s, l)| disk.get(s..s.checked_add(l)?));
             let Some(data) = data else { return out };
-            unallocated::scan_region_chunk(scanner, scratch, data, range.clone(), &mut |m| {
-                out.push(m)
-            });
+            // Region offsets to image offsets and back, for the hole map.
+            let next_data = |at: usize| match holes {
+                None => at,
+                Some(map) => {
+                    let image_at = map.next_data(r.image_start.saturating_add(at as u64));
+                    usize::try_from(image_at.saturating_sub(r.image_start)).unwrap_or(usize::MAX)
+                }
+            };
+            unallocated::scan_region_chunk(
+                scanner,
+                scratch,
+                data,
+                range.clone(),
+                &next_data,
+                &mut |m| out.push(m),
+            );
         }
     }
     out

@@ -1183,3 +1183,47 @@ fn gitleaks_keys_are_case_insensitive() {
     });
     assert_eq!(found, vec![(6, 14)]);
 }
+
+#[test]
+fn builtin_anchors_fit_slim_teddy() {
+    // See the `builtin` module docs: beyond 32 long anchors aho-corasick
+    // falls back to Fat Teddy and the whole scan gets ~20 % slower.
+    let n = scanner().long_anchor_count();
+    assert!(n <= 32, "{n} long anchors");
+    assert!(n >= 20, "{n}: anchors missing?");
+}
+
+#[test]
+fn shared_anchors_still_find_every_rule() {
+    let mut g = Gen::new(77);
+    let p = pw(&mut g);
+    for (text, path, detector) in [
+        (
+            format!("SSHPASS={p} sshpass -e ssh host\n"),
+            None,
+            "command-line-password",
+        ),
+        (
+            format!("sshpass -p {p} ssh host\n"),
+            None,
+            "command-line-password",
+        ),
+        (
+            format!("MYSQL_PWD={p} mysqldump db\n"),
+            None,
+            "command-line-password",
+        ),
+        (
+            format!("machine h login u password {p}\n"),
+            Some("/root/.netrc"),
+            "netrc",
+        ),
+        (
+            format!("[client]\npassword = {p}\n"),
+            Some("/root/.my.cnf"),
+            "mysql-config",
+        ),
+    ] {
+        assert_one(&text, path, detector, &p);
+    }
+}

@@ -56,11 +56,30 @@ pub(crate) fn is_zero(block: &[u8]) -> bool {
 /// Calls `f` with each maximal run of non-zero blocks of `data[range]`, as a
 /// range of `data`. Blocks are [`ZERO_BLOCK_BYTES`] on a grid starting at
 /// `data[0]` (the caller aligns `range.start` to it); the last may be short.
-pub(crate) fn nonzero_runs(data: &[u8], range: Range<usize>, f: &mut dyn FnMut(Range<usize>)) {
+/// `next_data(at)` is the first offset at or after `at` that may hold
+/// non-zero bytes (from the image file's hole map): the blocks before it are
+/// skipped without being read.
+pub(crate) fn nonzero_runs(
+    data: &[u8],
+    range: Range<usize>,
+    next_data: &dyn Fn(usize) -> usize,
+    f: &mut dyn FnMut(Range<usize>),
+) {
     let end = range.end.min(data.len());
     let mut at = range.start.min(end);
     let mut run: Option<usize> = None;
     while at < end {
+        // A hole: zeros up to the block holding the next data (when the
+        // data starts inside the current block, the block is tested).
+        let data_at = next_data(at);
+        let data_block = data_at - data_at % ZERO_BLOCK_BYTES;
+        if data_block > at {
+            if let Some(start) = run.take() {
+                f(start..at);
+            }
+            at = data_block.min(end);
+            continue;
+        }
         let next = at.saturating_add(ZERO_BLOCK_BYTES).min(end);
         let zero = data.get(at..next).is_none_or(is_zero);
         match (zero, run) {
@@ -85,10 +104,11 @@ pub(crate) fn scan_region_chunk(
     scratch: &mut Scratch,
     data: &[u8],
     range: Range<usize>,
+    next_data: &dyn Fn(usize) -> usize,
     sink: &mut dyn FnMut(Match),
 ) {
     let context = scanner.max_match_len();
-    nonzero_runs(data, range, &mut |run| {
+    nonzero_runs(data, range, next_data, &mut |run| {
         let hay_start = run.start.saturating_sub(context);
         let hay_end = run.end.saturating_add(context).min(data.len());
         let Some(hay) = data.get(hay_start..hay_end) else {
@@ -129,14 +149,45 @@ mod tests {
         data[2 * b] = 1; // block 2
         data[4 * b + b - 1] = 1; // block 4
         data[6 * b + 50] = 1; // short last block
+        let all = |at: usize| at;
         let mut runs = Vec::new();
-        nonzero_runs(&data, 0..data.len(), &mut |r| runs.push(r));
+        nonzero_runs(&data, 0..data.len(), &all, &mut |r| runs.push(r));
         assert_eq!(runs, vec![b..3 * b, 4 * b..5 * b, 6 * b..6 * b + 100]);
         let mut runs = Vec::new();
-        nonzero_runs(&data, 2 * b..5 * b, &mut |r| runs.push(r));
+        nonzero_runs(&data, 2 * b..5 * b, &all, &mut |r| runs.push(r));
         assert_eq!(runs, vec![2 * b..3 * b, 4 * b..5 * b]);
         let mut runs = Vec::new();
-        nonzero_runs(&data, 10 * b..20 * b, &mut |r| runs.push(r));
+        nonzero_runs(&data, 10 * b..20 * b, &all, &mut |r| runs.push(r));
         assert!(runs.is_empty());
+    }
+
+    #[test]
+    fn holes_are_skipped_and_end_runs() {
+        let b = ZERO_BLOCK_BYTES;
+        let mut data = vec![1u8; 8 * b];
+        // Blocks 2..5 are a hole (zeros in the file), the rest data.
+        data[2 * b..5 * b].fill(0);
+        let hole = |at: usize| {
+            if (2 * b..5 * b).contains(&at) {
+                5 * b + 10
+            } else {
+                at
+            }
+        };
+        let mut runs = Vec::new();
+        nonzero_runs(&data, 0..data.len(), &hole, &mut |r| runs.push(r));
+        assert_eq!(runs, vec![0..2 * b, 5 * b..8 * b]);
+        // Data starting inside a block (a grid not aligned with the file's
+        // blocks) gets the block tested, and the scan goes on.
+        let ones = vec![1u8; 8 * b];
+        let mid = |at: usize| if at < 3 * b { 3 * b - 100 } else { at };
+        let mut runs = Vec::new();
+        nonzero_runs(&ones, 0..ones.len(), &mid, &mut |r| runs.push(r));
+        assert_eq!(runs, vec![2 * b..8 * b]);
+        // A map saying "only holes from here" ends the scan.
+        let none = |at: usize| if at >= 3 * b { usize::MAX } else { at };
+        let mut runs = Vec::new();
+        nonzero_runs(&data, 0..data.len(), &none, &mut |r| runs.push(r));
+        assert_eq!(runs, vec![0..2 * b]);
     }
 }
