@@ -201,7 +201,7 @@ impl Volume {
         let blocks_count = field(0x150) << 32 | field(0x4);
         let s_first_data_block = field(0x14);
         let s_blocks_per_group = field(0x20);
-        let is_64bit = field(SB_FEATURE_INCOMPAT as usize) & 0x80 != 0;
+        let is_64bit = field(SB_FEATURE_INCOMPAT) & 0x80 != 0;
         let desc_bytes = if is_64bit {
             u64::from(le_u16(sb, 0xFE).unwrap_or(0))
         } else {
