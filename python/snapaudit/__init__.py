@@ -81,7 +81,9 @@ def check_many(
     the order they complete (``report.path`` says which image).
 
     ``workers`` Rust threads (default: the number of CPUs) each take the next
-    image; Python only turns each finished report into a ``Report``. An image
+    image and audit it on that one thread, so ``workers`` is the number of
+    cores the batch keeps busy; Python only turns each finished report into
+    a ``Report``. (``Image.check`` on a single image uses every core.) An image
     that cannot be audited yields a report with ``verdict == "error"``, the
     message in ``report.error`` and the exception in ``report.exception``;
     the batch goes on. Stopping the iteration early stops the workers after
