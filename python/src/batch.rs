@@ -14,8 +14,7 @@
 //! no work stealing between threads that read the same image.
 //!
 //! One image's failure (unreadable, corrupt, a panic) becomes that image's
-//! report, carrying the error; the batch goes on. Only "this job is not
-//! available in this build" (`NotImplementedError`) stops it.
+//! report, carrying the error; the batch goes on.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,8 +28,8 @@ use snapaudit::image::Image;
 use snapaudit::partition::PartitionTable;
 use snapaudit::report::{DiskInfo, ImageInfo, Report};
 
-use crate::errors::{Failure, Native, guard};
-use crate::pending;
+use crate::audit;
+use crate::errors::{Native, guard};
 
 /// What each worker does with one image.
 #[derive(Debug, Clone)]
@@ -69,8 +68,8 @@ impl Job {
 
     fn run(&self, path: &Path) -> Native<Report> {
         match self {
-            Job::Check { profile, scan } => pending::check_image(path, profile, *scan),
-            Job::Scan => pending::scan_image(path),
+            Job::Check { profile, scan } => audit::check_image(path, profile, *scan),
+            Job::Scan => audit::scan_image(path),
             Job::Open => open_report(path),
         }
     }
@@ -213,7 +212,6 @@ impl Batch {
         };
         match outcome {
             Ok(report) => Ok(Some((index, crate::report::to_json(&report)?, None))),
-            Err(Failure::NotWired(what)) => Err(Failure::NotWired(what).into()),
             Err(failure) => {
                 let err = PyErr::from(failure);
                 let value = err.into_value(py);

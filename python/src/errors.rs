@@ -9,7 +9,7 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use pyo3::exceptions::{PyNotImplementedError, PyOSError};
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use snapaudit::Error;
 
@@ -34,11 +34,6 @@ pub(crate) enum Failure {
     },
     /// Rust code panicked: a bug in snapaudit, never the caller's fault.
     Panic(String),
-    /// The feature is waiting for another issue to land in the core crate.
-    /// Every entry point of `pending.rs` is wired now; the variant stays for
-    /// the next one that is not.
-    #[allow(dead_code)]
-    NotWired(&'static str),
 }
 
 impl From<Error> for Failure {
@@ -89,7 +84,6 @@ impl From<Failure> for PyErr {
             Failure::Panic(msg) => InternalError::new_err((format!(
                 "internal error (a bug in snapaudit, please report it): {msg}"
             ),)),
-            Failure::NotWired(msg) => PyNotImplementedError::new_err(msg),
         }
     }
 }

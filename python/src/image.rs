@@ -11,9 +11,9 @@ use snapaudit::image::{OpenOptions, ReadStrategy};
 use snapaudit::partition::{self, PartitionTable};
 use snapaudit::report::Report;
 
+use crate::audit;
 use crate::errors::{Native, run};
 use crate::fs::Filesystem;
-use crate::pending;
 use crate::repr::{Fields, human_bytes};
 
 /// One partition, or the whole disk (index 0) when there is no table.
@@ -224,14 +224,14 @@ impl Image {
         // matters next to the audit.
         let path = self.image.path().to_path_buf();
         let profile = profile.to_string();
-        let report = run(py, move || pending::check_image(&path, &profile, scan))?;
+        let report = run(py, move || audit::check_image(&path, &profile, scan))?;
         Self::to_report(py, &report)
     }
 
     /// The sensitive-data scan alone.
     fn scan<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let path = self.image.path().to_path_buf();
-        let report = run(py, move || pending::scan_image(&path))?;
+        let report = run(py, move || audit::scan_image(&path))?;
         Self::to_report(py, &report)
     }
 

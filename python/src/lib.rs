@@ -5,11 +5,11 @@
 //! and behind a panic guard ([`errors::run`]); no `ext4-view` reader (which
 //! is `!Send`) is ever stored in a Python object.
 
+mod audit;
 mod batch;
 mod errors;
 mod fs;
 mod image;
-mod pending;
 mod report;
 mod repr;
 mod sanitize;

@@ -1,5 +1,5 @@
-"""The notebook example in python/README.md runs, block by block, in one
-namespace, like notebook cells."""
+"""The notebook examples of the READMEs run, block by block, in one
+namespace, like notebook cells, on a disk image the suite builds."""
 
 from __future__ import annotations
 
@@ -8,30 +8,29 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PYTHON_DIR = Path(__file__).resolve().parent.parent
+EXAMPLES = {
+    # file, the heading of the section whose ```python blocks form the example
+    "python/README.md": (PYTHON_DIR / "README.md", "## In a notebook"),
+    "README.md": (PYTHON_DIR.parent / "README.md", "## From Python"),
+}
 
 
-def _blocks() -> list[tuple[bool, str]]:
-    """(pending, code) of the ```python blocks of the "In a notebook"
-    section; a block is pending when the paragraph before it says so."""
-    text = README.read_text()
-    section = text.split("## In a notebook", 1)[1].split("\n## ", 1)[0]
-    out = []
-    for m in re.finditer(r"(?P<before>[^\n]*\n\n)?```python\n(?P<code>.*?)```", section, re.S):
-        out.append(("pending" in (m.group("before") or ""), m.group("code")))
-    return out
+def _blocks(readme: Path, heading: str) -> list[str]:
+    text = readme.read_text()
+    assert heading in text, f"{readme} has no section {heading!r}"
+    level = heading.split(" ", 1)[0]
+    section = text.split(heading, 1)[1].split(f"\n{level} ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
-def test_readme_notebook_example_runs(images) -> None:
-    blocks = _blocks()
-    assert len(blocks) == 2
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_readme_notebook_example_runs(images, name: str) -> None:
+    readme, heading = EXAMPLES[name]
+    blocks = _blocks(readme, heading)
+    assert blocks, f"no python blocks under {heading!r} in {name}"
+    if any("to_pandas" in b for b in blocks):
+        pytest.importorskip("pandas")
     namespace = {"DISK": str(images.gpt)}
-    for pending, code in blocks:
-        if pending:
-            # Until the core lands the audit, the block must fail exactly
-            # there; when it is wired this fails, and the README's
-            # "(pending …)" note goes.
-            with pytest.raises(NotImplementedError, match="lands with issue"):
-                exec(compile(code, str(README), "exec"), namespace)
-        else:
-            exec(compile(code, str(README), "exec"), namespace)
+    for code in blocks:
+        exec(compile(code, str(readme), "exec"), namespace)

@@ -1,8 +1,5 @@
-//! The core entry points this binding calls: the audit (`check`, issue 3)
-//! and the sensitive-data scan (`scan`, issue 7), both wired to the core
-//! crate. An entry point whose core has not landed returns
-//! `Err(Failure::NotWired)` (raised in Python as `NotImplementedError`);
-//! results are never faked.
+//! The two audits the binding runs on a path, shared by `Image.check` /
+//! `Image.scan` and the batch workers: rules (+ scan) and the scan alone.
 
 use std::path::Path;
 
@@ -13,8 +10,6 @@ use crate::errors::Native;
 /// Rules (profile `profile`) plus, when `scan`, the sensitive-data scan of
 /// the image at `path`. `Err(Failure::Core(_))` only when the image cannot be
 /// audited at all; everything else is a finding.
-///
-/// Wiring (issue 3): `Ok(snapaudit::check_image(path, profile, scan)?)`.
 pub(crate) fn check_image(path: &Path, profile: &str, scan: bool) -> Native<Report> {
     let options = snapaudit::rules::CheckOptions {
         profile: snapaudit::rules::Profile::by_name(profile)?,
