@@ -112,3 +112,58 @@ fn image_check(vol: &[u8]) -> Option<snapaudit::report::Report> {
     )
     .ok()
 }
+
+/// ext4_fs: a symlink inode whose i_size says 1 TiB. ext4-view 1.0 reads a
+/// symlink target longer than 59 bytes with `vec![0; i_size]`, also while
+/// resolving any path through the symlink: an abort. The reader ext4-view
+/// reads through now shows such inodes (longer than PATH_MAX) with size 0,
+/// so the symlink is refused as corrupt and everything else reads.
+#[test]
+fn ext4_view_is_not_handed_a_symlink_of_a_terabyte() {
+    let image = Image::from_bytes(
+        "regression",
+        input("ext4_fs-symlink-of-a-terabyte", 256 * 1024),
+    );
+    let table = PartitionTable::read(&image).unwrap();
+    let part = table
+        .partitions
+        .iter()
+        .find(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+        .expect("the input still probes as ext");
+    let volume = Volume::new(&image, part);
+    // Our own reader sees the inode as it is on disk.
+    let layout = Layout::open(volume.bytes()).unwrap();
+    let mut huge = Vec::new();
+    for ino in 1..=layout.superblock().s_inodes_count.min(4096) {
+        if let Ok(inode) = layout.inode(ino)
+            && inode.file_type() == snapaudit::ext4::layout::FileType::Symlink
+            && inode.i_size > 1 << 32
+        {
+            huge.push(ino);
+        }
+    }
+    assert!(!huge.is_empty(), "the input keeps its oversized symlink");
+    let fs = volume.open().unwrap();
+    let mut symlinks = Vec::new();
+    fs.walk(
+        "/",
+        &mut |e| {
+            if e.kind == snapaudit::ext4::FileKind::Symlink {
+                symlinks.push(e.path.clone());
+            }
+        },
+        &mut |_, _| {},
+    );
+    let mut refused = 0;
+    for path in &symlinks {
+        let _ = fs.stat(path);
+        let _ = fs.canonicalize(path);
+        let _ = fs.stat_follow(path);
+        if let Err(e) = fs.read_link(path) {
+            assert!(matches!(e, Error::Corrupt { .. }), "{path}: {e}");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 1, "the 1 TiB symlink is refused, not read");
+    let _ = image_check(volume.bytes());
+}

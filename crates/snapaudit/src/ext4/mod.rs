@@ -9,6 +9,7 @@
 
 pub mod layout;
 mod root;
+mod symlink_guard;
 mod volume;
 
 pub use root::find_root;

@@ -23,6 +23,7 @@ struct WindowReader {
     /// A superblock to show instead of the one on disk (see
     /// [`Volume::open`]): 1024 bytes at volume offset 1024.
     superblock_override: Option<Vec<u8>>,
+    symlink_guard: super::symlink_guard::SymlinkGuard,
 }
 
 /// ext4's primary superblock: where and how long.
@@ -70,6 +71,7 @@ impl Ext4Read for WindowReader {
                 dst[d].copy_from_slice(&sb[s]);
             }
         }
+        self.symlink_guard.patch(start_byte, dst);
         Ok(())
     }
 }
@@ -163,6 +165,7 @@ impl Volume {
             start_bytes: self.start_bytes,
             size_bytes: self.size_bytes,
             superblock_override,
+            symlink_guard: super::symlink_guard::SymlinkGuard::new(self.bytes()),
         }))
     }
 
