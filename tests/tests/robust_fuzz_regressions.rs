@@ -105,6 +105,36 @@ fn mbr_entry_at_lba_0_is_reported_not_passed_to_mbrman() {
     );
 }
 
+/// partition_table: an EBR whose first entry (unused) starts 4 × 10⁹
+/// sectors after the EBR. mbrman adds the two in u32 whatever the entry's
+/// type: a panic with overflow checks (caught by our catch_unwind, but a
+/// panic), a silently wrong start without. The EBR walk now refuses the
+/// chain before mbrman sees it.
+#[test]
+fn ebr_entry_whose_start_wraps_u32_is_reported_not_passed_to_mbrman() {
+    let image = Image::from_bytes(
+        "regression",
+        input("partition_table-ebr-entry-start-wraps-u32", 0),
+    );
+    let table = PartitionTable::read(&image).unwrap();
+    assert!(
+        table
+            .problems
+            .iter()
+            .any(|p| p.severity == Severity::Error && p.message.contains("starts beyond 2 TiB")),
+        "{:?}",
+        table.problems
+    );
+    assert!(
+        !table
+            .problems
+            .iter()
+            .any(|p| p.message.contains("mbrman parser failed")),
+        "mbrman was handed the chain: {:?}",
+        table.problems
+    );
+}
+
 fn image_check(vol: &[u8]) -> Option<snapaudit::report::Report> {
     check(
         &Image::from_bytes("regression", vol.to_vec()),

@@ -218,15 +218,24 @@ fn walk_ebr_chain(
         let (Some(logical), Some(next)) = (entry(sector, 0), entry(sector, 1)) else {
             return Err((format!("the EBR at LBA {ebr_lba} is short"), offset, found));
         };
+        // mbrman adds the EBR's LBA to its first entry's start in u32
+        // whether or not the entry is used: past 2^32 that wraps (a wrong
+        // start, or a panic with overflow checks), so even an unused entry
+        // that far out keeps the table from mbrman.
+        let start = ebr_lba + u64::from(logical.starting_lba);
+        if start > u64::from(u32::MAX) {
+            let what = if logical.sys != 0 {
+                "a logical partition"
+            } else {
+                "an unused entry"
+            };
+            return Err((
+                format!("{what} in the EBR at LBA {ebr_lba} starts beyond 2 TiB"),
+                offset,
+                found,
+            ));
+        }
         if logical.sys != 0 {
-            let start = ebr_lba + u64::from(logical.starting_lba);
-            if start > u64::from(u32::MAX) {
-                return Err((
-                    format!("a logical partition in the EBR at LBA {ebr_lba} starts beyond 2 TiB"),
-                    offset,
-                    found,
-                ));
-            }
             found.push((start, logical));
         }
         // Link offsets are relative to the first EBR, so an extended-type
