@@ -5,8 +5,8 @@
 #   testdata/build-rpm-fixture.sh [OUTDIR]     (default: target/rpm-fixture)
 #
 # rpmbuild makes 25 tiny noarch packages from one generated spec:
-# `sa-selftest` (a fabricated RSA key in /lib/sa-selftest/selftest.pem, the
-# same key in /usr/share/sa-selftest/modified.pem, a %config file, a
+# `sa-selftest` (a fabricated RSA key in /lib/sa-selftest/selftest.pem, a
+# second one in /usr/share/sa-selftest/modified.pem, a %config file, a
 # symlink, 80 data files so that its header is larger than a 4 KiB page)
 # and 24 `sa-filler-N` (a few files each, so that the sqlite table has
 # interior b-tree pages). `rpm --root --nodeps --noscripts -i` installs them.
@@ -44,6 +44,9 @@ W=$OUT/work
 mkdir -p "$W/src" "$OUT/root" "$OUT/bdb"
 
 fixtool secret rsa-pem rpm-fixture/selftest >"$W/src/selftest.pem"
+# A second key: a match whose bytes equal vendor content elsewhere is
+# vendor content too, so the file to modify needs its own.
+fixtool secret rsa-pem rpm-fixture/modified >"$W/src/modified.pem"
 N_FILLERS=24
 {
     cat <<'SPEC'
@@ -58,7 +61,7 @@ A library test suite's self-test key, shipped on purpose.
 %install
 mkdir -p %{buildroot}/lib/sa-selftest %{buildroot}/usr/share/sa-selftest/data %{buildroot}/etc/sa-selftest
 cp %{_sourcedir}/selftest.pem %{buildroot}/lib/sa-selftest/selftest.pem
-cp %{_sourcedir}/selftest.pem %{buildroot}/usr/share/sa-selftest/modified.pem
+cp %{_sourcedir}/modified.pem %{buildroot}/usr/share/sa-selftest/modified.pem
 printf '[selftest]\nenabled = yes\n' > %{buildroot}/etc/sa-selftest/sa.conf
 ln -s ../../lib/sa-selftest/selftest.pem %{buildroot}/usr/share/sa-selftest/link.pem
 for i in $(seq 1 80); do printf 'data file %s\n' "$i" > %{buildroot}/usr/share/sa-selftest/data/file-with-a-long-name-$i.txt; done

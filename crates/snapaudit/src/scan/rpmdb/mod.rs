@@ -76,4 +76,4 @@ pub fn for_each_package(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

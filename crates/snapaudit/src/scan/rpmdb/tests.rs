@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use super::*;
 
-fn fixture() -> &'static Path {
+pub(crate) fn fixture() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
