@@ -15,8 +15,9 @@
 //! duplicates in `Packages`).
 //!
 //! An overflow chain may not visit a page twice and stops at its declared
-//! length; its length is capped by the file size. Any input ends, in time
-//! and memory linear in its size.
+//! length; the items of one walk may not add up to more than the file
+//! (items of a hostile file sharing bytes or chains). Any input ends, in
+//! time and memory linear in its size.
 
 use std::collections::HashSet;
 
@@ -237,6 +238,17 @@ impl<'a> BdbFile<'a> {
         let mut seen_keys: HashSet<Vec<u8>> = HashSet::new();
         let mut key_buf = Vec::new();
         let mut data_buf = Vec::new();
+        // Items do not overlap and an overflow page belongs to one item, so
+        // the items of a sound file add up to less than the file; a hostile
+        // one may point every item at the same chain. The budget keeps the
+        // work linear.
+        let mut budget_bytes = self.bytes.len();
+        let mut spend = |n: usize| -> Result<()> {
+            budget_bytes = budget_bytes
+                .checked_sub(n)
+                .ok_or_else(|| Error::corrupt(0, "bdb: items add up to more than the file"))?;
+            Ok(())
+        };
         for pgno in 1..self.page_count {
             let Some(page) = self.page(pgno) else { break };
             let Some(items) = self.items(pgno, page) else {
@@ -244,6 +256,7 @@ impl<'a> BdbFile<'a> {
             };
             for pair in items.chunks_exact(2) {
                 let [key, data] = pair else { continue };
+                spend(pair_len(key).saturating_add(pair_len(data)))?;
                 let key: &[u8] = match key {
                     Item::Inline(k) => k,
                     Item::Overflow(p, n) => {
@@ -267,6 +280,14 @@ impl<'a> BdbFile<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Bytes an item stands for (its declared length when off-page).
+fn pair_len(item: &Item<'_>) -> usize {
+    match item {
+        Item::Inline(b) => b.len(),
+        Item::Overflow(_, n) => *n as usize,
     }
 }
 

@@ -13,8 +13,9 @@
 //!
 //! Every page number is checked against the file, a b-tree page is visited
 //! at most once (cycles end the walk), the depth is capped and an overflow
-//! chain cannot visit a page twice, so any input ends, in time linear in
-//! its size.
+//! chain cannot visit a page twice; the payloads of one walk may not add
+//! up to more than the file (overlapping cells of a hostile file), so any
+//! input ends, in time linear in its size.
 
 use crate::{Error, Result};
 
@@ -223,6 +224,11 @@ impl<'a> SqliteFile<'a> {
         let mut visited = vec![false; self.page_count as usize + 1];
         let mut stack: Vec<(u32, usize)> = vec![(root, 0)];
         let mut assembled = Vec::new();
+        // Cells do not overlap and an overflow page belongs to one cell,
+        // so the payloads of a sound table add up to less than the file.
+        // Cells of a hostile file may all point at the same bytes: this
+        // budget keeps the work linear.
+        let mut budget_bytes = self.bytes.len();
         while let Some((pgno, depth)) = stack.pop() {
             let page = self.page(pgno)?;
             let seen = visited
@@ -285,6 +291,9 @@ impl<'a> SqliteFile<'a> {
                     .ok()
                     .filter(|&p| p <= self.bytes.len())
                     .ok_or_else(|| bad(format!("payload of {payload_len} bytes")))?;
+                budget_bytes = budget_bytes
+                    .checked_sub(payload_len)
+                    .ok_or_else(|| bad("payloads add up to more than the file".into()))?;
                 let local = self.local_bytes(payload_len);
                 let local_bytes = page
                     .get(start..start + local)

@@ -319,3 +319,48 @@ fn sqlite_records_and_varints() {
     let nine = [3u8, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x81];
     assert!(sqlite::parse_record(&nine).is_err());
 }
+
+#[test]
+fn small_page_seed_databases_hold_three_packages() {
+    // fuzz/seeds/rpmdb (made by fuzz/seeds.sh from this fixture): 512-byte
+    // pages, so every header is an overflow chain in both formats.
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/rpmdb");
+    for (file, format) in [
+        ("small.sqlite", DbFormat::Sqlite),
+        ("small.bdb", DbFormat::Bdb),
+    ] {
+        let bytes = std::fs::read(seeds.join(file)).unwrap();
+        assert_eq!(DbFormat::sniff(&bytes), Some(format));
+        let mut names = Vec::new();
+        for_each_package(format, &bytes, &mut |h| {
+            assert_eq!(h.files.len(), 4, "a directory and three files");
+            names.push(String::from_utf8_lossy(h.name).into_owned());
+        })
+        .unwrap();
+        names.sort();
+        assert_eq!(names.len(), 3, "{file}: {names:?}");
+        assert!(
+            names.iter().all(|n| n.starts_with("sa-filler-")),
+            "{names:?}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_cells_sharing_one_payload_exhaust_the_budget() {
+    // A leaf page whose 900 cell pointers all name its one real cell:
+    // without the payload budget every pointer would be read and parsed.
+    let leaf = dbstat_pages("leaf")[1];
+    let mut bytes = sqlite_bytes();
+    let page = (leaf - 1) * 4096;
+    let cells = u16::from_be_bytes([bytes[page + 3], bytes[page + 4]]);
+    assert_eq!(cells, 1, "one filler header per page");
+    let cell = [bytes[page + 8], bytes[page + 9]];
+    assert!(usize::from(u16::from_be_bytes(cell)) > 8 + 2 * 900);
+    bytes[page + 3..page + 5].copy_from_slice(&900u16.to_be_bytes());
+    for i in 0..900 {
+        bytes[page + 8 + 2 * i..page + 10 + 2 * i].copy_from_slice(&cell);
+    }
+    let err = for_each_blob(DbFormat::Sqlite, &bytes, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("more than the file"), "{err}");
+}
