@@ -170,6 +170,36 @@ done
 seed probe "$work/fs-ext4.img" fs-ext4
 seed probe "$work/fs-ext2.img" fs-ext2
 
+# rpmdb: small databases holding three real package headers (the
+# sa-filler packages of testdata/build-rpm-fixture.sh: no key material),
+# as sqlite and as Berkeley DB hash, with 512-byte pages so that every
+# header overflows; plus two bare header blobs. The fixture's own files
+# (330 and 127 KB) are too large to commit.
+# rpmdb-seeds-begin
+rpm_fixture=$root/target/rpm-fixture
+bash testdata/build-rpm-fixture.sh "$rpm_fixture"
+mkdir -p "$out/rpmdb"
+rpm_src=$rpm_fixture/root/var/lib/rpm/rpmdb.sqlite
+rpm_pick="select hnum, blob from Packages where hnum in (2, 3, 4)"
+rm -f "$work/rpmdb.sqlite"
+sqlite3 "$work/rpmdb.sqlite" "pragma page_size=512; attach '$rpm_src' as src;
+    create table Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL);
+    insert into Packages select hnum, blob from src.Packages where hnum in (2, 3, 4);"
+cp "$work/rpmdb.sqlite" "$out/rpmdb/small.sqlite"
+sqlite3 "$rpm_src" "select hnum, hex(blob) from Packages where hnum in (2, 3, 4)" |
+    awk -F'|' '{
+        printf "\\%02x\\00\\00\\00\n", $1
+        out = ""
+        for (i = 1; i <= length($2); i += 2) out = out "\\" tolower(substr($2, i, 2))
+        print out
+    }' >"$work/rpm.txt"
+rm -f "$work/Packages"
+db5.3_load -T -t hash -c db_pagesize=512 "$work/Packages" <"$work/rpm.txt"
+cp "$work/Packages" "$out/rpmdb/small.bdb"
+sqlite3 "$rpm_src" "select writefile('$out/rpmdb/header-2.bin', blob) from Packages where hnum = 2" >/dev/null
+sqlite3 "$rpm_src" "select writefile('$out/rpmdb/header-3.bin', blob) from Packages where hnum = 3" >/dev/null
+# rpmdb-seeds-end
+
 # scan_stream: the fixtures' files with planted (fabricated) secrets, behind
 # the target's 4-byte header (chunk size 17, piece seed 7, no path). They go
 # to the uncommitted working corpus, not to seeds/: committed files that

@@ -32,6 +32,7 @@ mod gitleaks;
 pub mod md5sums;
 mod pattern;
 mod prefilter;
+pub mod rpmdb;
 mod rule;
 mod run;
 mod sparse;

@@ -1,18 +1,30 @@
 //! Vendor content: files the package manager installed and nobody changed.
 //!
-//! A stock Debian system carries private keys that are not secrets
-//! (libgnutls' self-test keys, `-----BEGIN … PRIVATE KEY-----` strings in
-//! ssh-keygen and openssl, example passwords in Python's standard library).
-//! A match in a file whose MD5 equals the digest dpkg recorded when it
+//! A stock system carries private keys that are not secrets (libgnutls'
+//! and openssl's self-test keys, `-----BEGIN … PRIVATE KEY-----` strings in
+//! ssh-keygen, example passwords in Python's standard library). A match in
+//! a file whose digest equals the one the package manager recorded when it
 //! installed the file is vendor content: reported once per file as `info`.
 //! A package file that was modified keeps its full severity.
 //!
-//! The digests come from `/var/lib/dpkg/info/*.md5sums` (every shipped file
-//! but conffiles) and the `Conffiles:` fields of `/var/lib/dpkg/status`
-//! (conffiles, as shipped). rpm's database (Berkeley DB, sqlite or ndb
-//! under `/var/lib/rpm` or `/usr/lib/sysimage/rpm`) is not read: there is no
-//! small, safe parser for it, so on rpm systems every match keeps its full
-//! severity.
+//! Two databases are read, both if present:
+//!
+//! - dpkg: `/var/lib/dpkg/info/*.md5sums` (every shipped file but
+//!   conffiles) and the `Conffiles:` fields of `/var/lib/dpkg/status`
+//!   (conffiles, as shipped). MD5.
+//! - rpm, under `/var/lib/rpm/` or `/usr/lib/sysimage/rpm/` (either may be
+//!   a symlink to the other): `rpmdb.sqlite` (rpm ≥ 4.16) or the Berkeley
+//!   DB `Packages` (rpm ≤ 4.15: RHEL/CentOS 7 and 8, Alibaba Cloud Linux 2
+//!   and 3), read by the [`rpmdb`](super::rpmdb) module. Each package names
+//!   its digest algorithm (MD5 before RHEL 6, SHA-256 since; SHA-384/512
+//!   are computed too; files of a package with any other algorithm are of
+//!   unknown provenance). `%config` files carry the digest as shipped, like
+//!   dpkg conffiles; `%ghost` files and anything but regular files (empty
+//!   digest) are not listed. rpm's ndb (`Packages.db`, SUSE) and the sqlite
+//!   write-ahead log are not read.
+//!
+//! The databases are read once per filesystem, when the first match in it
+//! needs them (`scan/run.rs` keeps a `OnceLock<VendorDb>` per filesystem).
 //!
 //! Paths: on usr-merged systems packages still name `/lib/…` or `/bin/…`
 //! while the walk finds the file under `/usr/lib/…`; the top-level symlinks
@@ -21,22 +33,82 @@
 use std::collections::HashMap;
 
 use md5::{Digest, Md5};
+use sha2::{Sha256, Sha384, Sha512};
 
 use super::files::FileData;
 use super::md5sums::parse_md5sums;
+use super::rpmdb::{self, DbFormat, DigestAlgo, RPMFILE_GHOST};
 use crate::ext4::layout::{Follow, Layout, ROOT_INO};
 
 /// Largest md5sums or status file read (a status file of a big system is a
 /// few MiB; anything far larger is not dpkg's).
 const MAX_DB_FILE_BYTES: u64 = 256 << 20;
 
-/// What dpkg says about installed files.
+/// Largest rpm database read: a big RHEL system's `Packages` is 100–200
+/// MiB (BDB leaves free pages in place).
+const MAX_RPMDB_BYTES: u64 = 512 << 20;
+
+/// Where rpm keeps its database: the classic path and the one of rpm ≥ 4.16
+/// on Fedora/SUSE (each is often a symlink to the other).
+const RPMDB_DIRS: [&str; 2] = ["/var/lib/rpm", "/usr/lib/sysimage/rpm"];
+
+/// A file's digest as its package database recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FileDigest {
+    Md5([u8; 16]),
+    Sha256([u8; 32]),
+    Sha384([u8; 48]),
+    Sha512([u8; 64]),
+}
+
+impl FileDigest {
+    /// Parses `hex` as a digest of `algo`; `None` when the length or a
+    /// digit is wrong.
+    pub(crate) fn from_hex(algo: DigestAlgo, hex: &[u8]) -> Option<FileDigest> {
+        fn fill<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
+            if hex.len() != 2 * N {
+                return None;
+            }
+            let mut out = [0u8; N];
+            for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+                let s = std::str::from_utf8(pair).ok()?;
+                *o = u8::from_str_radix(s, 16).ok()?;
+            }
+            Some(out)
+        }
+        Some(match algo {
+            DigestAlgo::Md5 => FileDigest::Md5(fill(hex)?),
+            DigestAlgo::Sha256 => FileDigest::Sha256(fill(hex)?),
+            DigestAlgo::Sha384 => FileDigest::Sha384(fill(hex)?),
+            DigestAlgo::Sha512 => FileDigest::Sha512(fill(hex)?),
+        })
+    }
+
+    /// Whether a file's content (holes as zeros) has this digest.
+    pub(crate) fn matches(&self, volume: &[u8], data: &FileData) -> bool {
+        fn of<D: Digest>(volume: &[u8], data: &FileData) -> Vec<u8> {
+            let zeros = [0u8; 4096];
+            let mut d = D::new();
+            data.for_each_piece(volume, &zeros, &mut |_, bytes| d.update(bytes));
+            d.finalize().to_vec()
+        }
+        match self {
+            FileDigest::Md5(want) => of::<Md5>(volume, data) == want,
+            FileDigest::Sha256(want) => of::<Sha256>(volume, data) == want,
+            FileDigest::Sha384(want) => of::<Sha384>(volume, data) == want,
+            FileDigest::Sha512(want) => of::<Sha512>(volume, data) == want,
+        }
+    }
+}
+
+/// What dpkg and rpm say about installed files.
 #[derive(Debug, Default)]
 pub(crate) struct VendorDb {
-    /// Path as dpkg names it (leading slash) → digest and package index.
-    digests: HashMap<Vec<u8>, ([u8; 16], u32)>,
+    /// Path as the package names it (leading slash) → digest and package
+    /// index.
+    digests: HashMap<Vec<u8>, (FileDigest, u32)>,
     packages: Vec<String>,
-    /// `(physical prefix, dpkg prefix)`: `("/usr/lib/", "/lib/")` when
+    /// `(physical prefix, package prefix)`: `("/usr/lib/", "/lib/")` when
     /// `/lib` is a symlink to `usr/lib`.
     aliases: Vec<(String, String)>,
 }
@@ -53,7 +125,8 @@ pub(crate) enum Provenance {
 }
 
 impl VendorDb {
-    /// Reads dpkg's database from the filesystem, if it has one.
+    /// Reads dpkg's and rpm's databases from the filesystem, if it has
+    /// them.
     pub(crate) fn load(layout: &Layout<'_>) -> VendorDb {
         let mut db = VendorDb {
             aliases: root_aliases(layout),
@@ -77,7 +150,9 @@ impl VendorDb {
                     let mut path = Vec::with_capacity(line.path.len() + 1);
                     path.push(b'/');
                     path.extend_from_slice(line.path);
-                    db.digests.entry(path).or_insert((line.digest, index));
+                    db.digests
+                        .entry(path)
+                        .or_insert((FileDigest::Md5(line.digest), index));
                 }
             }
         }
@@ -88,7 +163,50 @@ impl VendorDb {
         {
             db.add_conffiles(&status);
         }
+        db.add_rpmdb(layout);
         db
+    }
+
+    /// The first rpm database found that lists a package: `rpmdb.sqlite`
+    /// before `Packages` (an upgraded system may keep the stale BDB file).
+    fn add_rpmdb(&mut self, layout: &Layout<'_>) {
+        for dir in RPMDB_DIRS {
+            for (name, format) in DbFormat::FILES {
+                let Some(bytes) = layout
+                    .lookup(format!("{dir}/{name}"), Follow::All)
+                    .ok()
+                    .and_then(|ino| read_file_limited(layout, ino, MAX_RPMDB_BYTES))
+                else {
+                    continue;
+                };
+                if self.add_rpm_packages(format, &bytes) > 0 {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Adds the files of every package of an rpm database file; returns
+    /// the number of packages.
+    fn add_rpm_packages(&mut self, format: DbFormat, bytes: &[u8]) -> usize {
+        let mut packages = 0;
+        let _ = rpmdb::for_each_package(format, bytes, &mut |header| {
+            packages += 1;
+            let Some(algo) = header.digest_algo else {
+                return;
+            };
+            let index = self.add_package(String::from_utf8_lossy(header.name).into_owned());
+            for file in &header.files {
+                if file.digest_hex.is_empty() || file.flags & RPMFILE_GHOST != 0 {
+                    continue;
+                }
+                let Some(digest) = FileDigest::from_hex(algo, file.digest_hex) else {
+                    continue;
+                };
+                self.digests.entry(file.path()).or_insert((digest, index));
+            }
+        });
+        packages
     }
 
     fn add_package(&mut self, name: String) -> u32 {
@@ -133,7 +251,9 @@ impl VendorDb {
                 continue;
             }
             if let (Some(digest), Some(pkg)) = (parse_hex16(hex), package) {
-                self.digests.entry(path.to_vec()).or_insert((digest, pkg));
+                self.digests
+                    .entry(path.to_vec())
+                    .or_insert((FileDigest::Md5(digest), pkg));
             }
         }
     }
@@ -145,7 +265,7 @@ impl VendorDb {
 
     /// The recorded digest and package of the file at `path` (as the walk
     /// found it), trying the usr-merge aliases.
-    pub(crate) fn lookup(&self, path: &str) -> Option<(&[u8; 16], &str)> {
+    pub(crate) fn lookup(&self, path: &str) -> Option<(&FileDigest, &str)> {
         let found = |p: &[u8]| {
             self.digests.get(p).map(|(d, i)| {
                 (
@@ -163,26 +283,19 @@ impl VendorDb {
         })
     }
 
-    /// Compares a file's content with dpkg's record.
+    /// Compares a file's content with its package's record, in the
+    /// algorithm the record uses.
     pub(crate) fn provenance(&self, path: &str, volume: &[u8], data: &FileData) -> Provenance {
         let Some((digest, package)) = self.lookup(path) else {
             return Provenance::Unknown;
         };
         let package = package.to_string();
-        if &file_md5(volume, data) == digest {
+        if digest.matches(volume, data) {
             Provenance::Vendor { package }
         } else {
             Provenance::Modified { package }
         }
     }
-}
-
-/// MD5 of a file's content, holes as zeros.
-pub(crate) fn file_md5(volume: &[u8], data: &FileData) -> [u8; 16] {
-    let zeros = [0u8; 4096];
-    let mut md5 = Md5::new();
-    data.for_each_piece(volume, &zeros, &mut |_, bytes| md5.update(bytes));
-    md5.finalize().into()
 }
 
 /// A whole small file (at most [`MAX_DB_FILE_BYTES`]), holes as zeros.
@@ -255,7 +368,7 @@ mod tests {
         db.add_conffiles(status);
         let (digest, package) = db.lookup("/etc/ssh/moduli").expect("listed");
         assert_eq!(package, "openssh-server");
-        assert_eq!(digest[0], 0x01);
+        assert!(matches!(digest, FileDigest::Md5(d) if d[0] == 0x01));
         assert!(db.lookup("/etc/old.conf").is_none(), "obsolete");
         assert!(db.lookup("/etc/not").is_none(), "not a conffile line");
         assert_eq!(db.lookup("/etc/issue").map(|h| h.1), Some("base-files"));
@@ -268,8 +381,10 @@ mod tests {
             ..VendorDb::default()
         };
         let pkg = db.add_package("libc6".into());
-        db.digests
-            .insert(b"/lib/x86_64-linux-gnu/libc.so.6".to_vec(), ([7; 16], pkg));
+        db.digests.insert(
+            b"/lib/x86_64-linux-gnu/libc.so.6".to_vec(),
+            (FileDigest::Md5([7; 16]), pkg),
+        );
         assert_eq!(
             db.lookup("/usr/lib/x86_64-linux-gnu/libc.so.6")
                 .map(|h| h.1),
@@ -286,5 +401,46 @@ mod tests {
             parse_hex16(b"000102030405060708090a0b0c0d0e0f").map(|d| d[15]),
             Some(15)
         );
+    }
+
+    #[test]
+    fn rpm_packages_give_sha256_digests_by_path() {
+        let root = crate::scan::rpmdb::tests::fixture().join("root");
+        let bytes = std::fs::read(root.join("var/lib/rpm/rpmdb.sqlite")).unwrap();
+        let mut db = VendorDb {
+            aliases: vec![("/usr/lib/".into(), "/lib/".into())],
+            ..VendorDb::default()
+        };
+        assert_eq!(db.add_rpm_packages(DbFormat::Sqlite, &bytes), 25);
+        // rpm names /lib/…; the walk of a usr-merged tree finds /usr/lib/….
+        let (digest, package) = db.lookup("/usr/lib/sa-selftest/selftest.pem").unwrap();
+        assert_eq!(package, "sa-selftest");
+        let content = std::fs::read(root.join("lib/sa-selftest/selftest.pem")).unwrap();
+        let want: [u8; 32] = Sha256::digest(&content).into();
+        assert_eq!(digest, &FileDigest::Sha256(want));
+        let (_, package) = db.lookup("/etc/sa-selftest/sa.conf").expect("%config file");
+        assert_eq!(package, "sa-selftest");
+        assert!(
+            db.lookup("/usr/share/sa-selftest/link.pem").is_none(),
+            "symlink"
+        );
+        assert!(
+            db.lookup("/usr/share/sa-selftest/data").is_none(),
+            "directory"
+        );
+        assert!(db.lookup("/usr/share/sa-filler-7/f2").is_some());
+    }
+
+    #[test]
+    fn digests_parse_by_algorithm_length() {
+        let hex64 = b"00".repeat(32);
+        assert!(matches!(
+            FileDigest::from_hex(DigestAlgo::Sha256, &hex64),
+            Some(FileDigest::Sha256(_))
+        ));
+        assert!(FileDigest::from_hex(DigestAlgo::Md5, &hex64).is_none());
+        assert!(FileDigest::from_hex(DigestAlgo::Sha512, &hex64).is_none());
+        assert!(FileDigest::from_hex(DigestAlgo::Sha384, &b"0g".repeat(48)).is_none());
+        assert!(FileDigest::from_hex(DigestAlgo::Sha384, &b"0f".repeat(48)).is_some());
     }
 }
