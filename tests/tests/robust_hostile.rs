@@ -353,6 +353,36 @@ fn a_ten_thousand_entry_directory_is_listed_whole() {
     assert_eq!(layout.read_dir(ino).unwrap().len(), 10_002);
 }
 
+/// `read_dir_stat` (inode read by the entry's number, what `ls -l` uses)
+/// says exactly what a `stat` of each path says: on symlinks (loops
+/// included), directories, and all 10 000 entries of the big directory.
+#[test]
+fn listing_with_metadata_equals_stat_of_each_path() {
+    for (fixture, dir, at_least) in [
+        ("hostile-symlink-loop", "/opt/loop", 6),
+        ("hostile-bigdir", "/var/cache/many", 10_000),
+        ("hostile-bigdir", "/", 10),
+    ] {
+        let fs = root_fs(fixture);
+        let listed = fs.read_dir_stat(dir).unwrap();
+        assert!(
+            listed.len() >= at_least,
+            "{fixture}:{dir}: {}",
+            listed.len()
+        );
+        let names: Vec<_> = listed.iter().map(|(e, _)| e.clone()).collect();
+        assert_eq!(names, fs.read_dir(dir).unwrap(), "{fixture}:{dir}");
+        for (entry, stat) in listed {
+            let path = if dir == "/" {
+                format!("/{}", entry.name)
+            } else {
+                format!("{dir}/{}", entry.name)
+            };
+            assert_eq!(stat.unwrap(), fs.stat(&path).unwrap(), "{fixture}:{path}");
+        }
+    }
+}
+
 /// 100 nested directories: walked to the leaf, which reads back.
 #[test]
 fn a_hundred_deep_tree_is_walked_to_the_leaf() {

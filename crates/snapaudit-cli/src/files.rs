@@ -33,7 +33,16 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
             code = ExitCode::from(2);
             continue;
         }
-        let entries = match fs.read_dir(&dir) {
+        // With -l (or JSON) every entry's metadata comes with the listing,
+        // read by inode number instead of one path lookup per entry.
+        let listed_entries = if args.long || json {
+            fs.read_dir_stat(&dir)
+                .map(|v| v.into_iter().map(|(e, st)| (e, Some(st))).collect())
+        } else {
+            fs.read_dir(&dir)
+                .map(|v| v.into_iter().map(|e| (e, None)).collect::<Vec<_>>())
+        };
+        let entries = match listed_entries {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("snapaudit: {dir}: {e}");
@@ -45,7 +54,7 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
             writeln!(out, "{dir}:")?;
         }
         let mut subdirs = Vec::new();
-        for e in &entries {
+        for (e, stat) in entries {
             let path = join(&dir, &e.name);
             // Bounded depth: a directory hard-linked into its own subtree
             // must not make `ls -R` run forever.
@@ -53,8 +62,8 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
             {
                 subdirs.push((path.clone(), depth + 1));
             }
-            if args.long || json {
-                match fs.stat(&path) {
+            if let Some(stat) = stat {
+                match stat {
                     Ok(st) => emit(
                         &mut out,
                         &fs,

@@ -500,6 +500,10 @@ impl Fs {
             .inner
             .symlink_metadata(path)
             .map_err(|e| self.volume.error(path, e))?;
+        Ok(self.stat_from_metadata(path, &m))
+    }
+
+    fn stat_from_metadata(&self, path: &str, m: &ext4_view::Metadata) -> Stat {
         let kind = FileKind::from_ext4(m.file_type());
         let symlink_target = if kind == FileKind::Symlink {
             self.inner
@@ -509,7 +513,7 @@ impl Fs {
         } else {
             None
         };
-        Ok(Stat {
+        Stat {
             path: path.to_string(),
             kind,
             mode: m.mode() & 0o7777,
@@ -520,7 +524,7 @@ impl Fs {
             mtime: m.modified().seconds(),
             crtime: m.created().map(|t| t.seconds()),
             symlink_target,
-        })
+        }
     }
 
     /// Metadata of what `path` resolves to (symlinks followed).
@@ -554,6 +558,43 @@ impl Fs {
             .ok()?
             .lookup_indexed(path, Follow::All, &self.dir_index)
             .ok()
+    }
+
+    /// The entries of a directory with the metadata of each (as
+    /// [`Fs::stat`] gives it), without `.` and `..`, sorted by name.
+    ///
+    /// Each entry's inode is read by the number in the directory entry
+    /// rather than by resolving `dir/name` again, which costs ext4-view a
+    /// scan of the directory per entry (`ls -l` of f_many_subdirs' 65 000
+    /// entries: 7 % faster). An entry whose inode ext4-view refuses gets
+    /// [`Fs::stat`]'s answer, fallbacks included.
+    pub fn read_dir_stat(&self, path: &str) -> Result<Vec<(DirEntry, Result<Stat>)>> {
+        let iter = self
+            .inner
+            .read_dir(path)
+            .map_err(|e| self.volume.error(path, e))?;
+        let mut out = Vec::new();
+        for entry in iter {
+            let entry = entry.map_err(|e| self.volume.error(path, e))?;
+            let name = entry.file_name();
+            let raw = name.as_ref();
+            if raw == b"." || raw == b".." {
+                continue;
+            }
+            let kind = entry
+                .file_type()
+                .map(FileKind::from_ext4)
+                .map_err(|e| self.volume.error(path, e))?;
+            let name = String::from_utf8_lossy(raw).into_owned();
+            let child = join(path, &name);
+            let stat = match entry.metadata() {
+                Ok(m) => Ok(self.stat_from_metadata(&child, &m)),
+                Err(_) => self.stat(&child),
+            };
+            out.push((DirEntry { name, kind }, stat));
+        }
+        out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        Ok(out)
     }
 
     /// The entries of a directory, without `.` and `..`, sorted by name.
