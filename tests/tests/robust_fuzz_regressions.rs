@@ -28,6 +28,20 @@ fn input(name: &str, min_len: usize) -> Vec<u8> {
     bytes
 }
 
+/// A regression input padded to `min_len`, its partition table, and the
+/// ext filesystem the partition reader finds in it.
+fn ext_volume(name: &str, min_len: usize) -> (Image, PartitionTable, Volume) {
+    let image = Image::from_bytes("regression", input(name, min_len));
+    let table = PartitionTable::read(&image).unwrap();
+    let part = table
+        .partitions
+        .iter()
+        .find(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+        .expect("the input still probes as ext");
+    let volume = Volume::new(&image, part);
+    (image, table, volume)
+}
+
 /// ext4_layout: s_blocks_count 236 223 205 120 in groups of 256 (a
 /// BLOCK_UNINIT group makes `free_block_ranges` collect every group's
 /// metadata ranges). Capacity for 3 ranges per claimed group was reserved
@@ -47,17 +61,8 @@ fn free_block_ranges_do_not_reserve_per_claimed_group() {
 /// `Volume::open` now refuses the superblock first, with the reason.
 #[test]
 fn ext4_view_is_not_handed_billions_of_block_groups() {
-    let image = Image::from_bytes(
-        "regression",
-        input("ext4_fs-ext4-view-2e32-groups", 256 * 1024),
-    );
-    let table = PartitionTable::read(&image).unwrap();
-    let part = table
-        .partitions
-        .iter()
-        .find(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
-        .expect("the input still probes as ext");
-    let err = Volume::new(&image, part).open().unwrap_err();
+    let (image, _, volume) = ext_volume("ext4_fs-ext4-view-2e32-groups", 256 * 1024);
+    let err = volume.open().unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("block groups"), "{err}");
     let report = check(&image, &CheckOptions::default()).unwrap();
@@ -71,17 +76,8 @@ fn ext4_view_is_not_handed_billions_of_block_groups() {
 /// sizes over 64 KiB first.
 #[test]
 fn ext4_view_is_not_handed_a_128_mib_block_size() {
-    let image = Image::from_bytes(
-        "regression",
-        input("partition_table-ext4-view-128mib-blocks", 0),
-    );
-    let table = PartitionTable::read(&image).unwrap();
-    let part = table
-        .partitions
-        .iter()
-        .find(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
-        .expect("the input still probes as ext");
-    let err = Volume::new(&image, part).open().unwrap_err();
+    let (image, table, volume) = ext_volume("partition_table-ext4-view-128mib-blocks", 0);
+    let err = volume.open().unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     assert!(err.to_string().contains("s_log_block_size 17"), "{err}");
     assert!(snapaudit::ext4::find_root(&image, &table).is_none());
@@ -150,17 +146,7 @@ fn image_check(vol: &[u8]) -> Option<snapaudit::report::Report> {
 /// so the symlink is refused as corrupt and everything else reads.
 #[test]
 fn ext4_view_is_not_handed_a_symlink_of_a_terabyte() {
-    let image = Image::from_bytes(
-        "regression",
-        input("ext4_fs-symlink-of-a-terabyte", 256 * 1024),
-    );
-    let table = PartitionTable::read(&image).unwrap();
-    let part = table
-        .partitions
-        .iter()
-        .find(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
-        .expect("the input still probes as ext");
-    let volume = Volume::new(&image, part);
+    let (_, _, volume) = ext_volume("ext4_fs-symlink-of-a-terabyte", 256 * 1024);
     // Our own reader sees the inode as it is on disk.
     let layout = Layout::open(volume.bytes()).unwrap();
     let mut huge = Vec::new();

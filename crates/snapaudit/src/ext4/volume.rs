@@ -569,6 +569,29 @@ impl Fs {
     /// entries: 7 % faster). An entry whose inode ext4-view refuses gets
     /// [`Fs::stat`]'s answer, fallbacks included.
     pub fn read_dir_stat(&self, path: &str) -> Result<Vec<(DirEntry, Result<Stat>)>> {
+        self.list(path, |entry, name| {
+            let child = join(path, name);
+            match entry.metadata() {
+                Ok(m) => Ok(self.stat_from_metadata(&child, &m)),
+                Err(_) => self.stat(&child),
+            }
+        })
+    }
+
+    /// The entries of a directory, without `.` and `..`, sorted by name.
+    pub fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let listed = self.list(path, |_, _| ())?;
+        Ok(listed.into_iter().map(|(e, ())| e).collect())
+    }
+
+    /// The entries of directory `path` without `.` and `..`, each with what
+    /// `extra` makes of ext4-view's entry and the entry's name, sorted by
+    /// name.
+    fn list<T>(
+        &self,
+        path: &str,
+        mut extra: impl FnMut(&ext4_view::DirEntry, &str) -> T,
+    ) -> Result<Vec<(DirEntry, T)>> {
         let iter = self
             .inner
             .read_dir(path)
@@ -576,8 +599,8 @@ impl Fs {
         let mut out = Vec::new();
         for entry in iter {
             let entry = entry.map_err(|e| self.volume.error(path, e))?;
-            let name = entry.file_name();
-            let raw = name.as_ref();
+            let file_name = entry.file_name();
+            let raw = file_name.as_ref();
             if raw == b"." || raw == b".." {
                 continue;
             }
@@ -586,41 +609,10 @@ impl Fs {
                 .map(FileKind::from_ext4)
                 .map_err(|e| self.volume.error(path, e))?;
             let name = String::from_utf8_lossy(raw).into_owned();
-            let child = join(path, &name);
-            let stat = match entry.metadata() {
-                Ok(m) => Ok(self.stat_from_metadata(&child, &m)),
-                Err(_) => self.stat(&child),
-            };
-            out.push((DirEntry { name, kind }, stat));
+            let value = extra(&entry, &name);
+            out.push((DirEntry { name, kind }, value));
         }
         out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-        Ok(out)
-    }
-
-    /// The entries of a directory, without `.` and `..`, sorted by name.
-    pub fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>> {
-        let iter = self
-            .inner
-            .read_dir(path)
-            .map_err(|e| self.volume.error(path, e))?;
-        let mut out = Vec::new();
-        for entry in iter {
-            let entry = entry.map_err(|e| self.volume.error(path, e))?;
-            let name = entry.file_name();
-            let raw = name.as_ref();
-            if raw == b"." || raw == b".." {
-                continue;
-            }
-            let kind = entry
-                .file_type()
-                .map(FileKind::from_ext4)
-                .map_err(|e| self.volume.error(path, e))?;
-            out.push(DirEntry {
-                name: String::from_utf8_lossy(raw).into_owned(),
-                kind,
-            });
-        }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
