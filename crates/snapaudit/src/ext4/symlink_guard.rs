@@ -18,6 +18,7 @@
 //! never written: only the copy handed to ext4-view is edited.
 
 use super::layout::Layout;
+use crate::util::{le_u16, le_u32};
 
 /// Longest symlink target Linux creates (PATH_MAX minus the NUL).
 const MAX_SYMLINK_BYTES: u64 = 4095;
@@ -119,23 +120,13 @@ impl SymlinkGuard {
 
 /// Shows a symlink inode whose size Linux could not have written with size 0.
 fn clamp_symlink(inode: &mut [u8]) {
-    let read_u32 = |bytes: &[u8], off: usize| {
-        bytes
-            .get(off..off + 4)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u32::from_le_bytes)
-    };
-    let mode = inode
-        .get(I_MODE..I_MODE + 2)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u16::from_le_bytes);
+    let mode = le_u16(inode, I_MODE).unwrap_or(0);
     if mode & S_IFMT != S_IFLNK {
         return;
     }
-    // i_size_high is beyond 128-byte inodes' end only when the inode is
-    // shorter than that, which ext4 does not allow; read it if present.
-    let size =
-        u64::from(read_u32(inode, I_SIZE_LO)) | u64::from(read_u32(inode, I_SIZE_HIGH)) << 32;
+    // Both halves lie in the first 128 bytes, which every inode has.
+    let size = u64::from(le_u32(inode, I_SIZE_LO).unwrap_or(0))
+        | u64::from(le_u32(inode, I_SIZE_HIGH).unwrap_or(0)) << 32;
     if size <= MAX_SYMLINK_BYTES {
         return;
     }
