@@ -91,10 +91,17 @@ pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
 }
 
 fn location(f: &Finding) -> String {
-    let l = &f.location;
+    location_suffix(&f.location, Some(&f.message))
+}
+
+/// ` [path:line, byte N]` for a location. With `message`, the path is left
+/// out when the message already names it (and its line, if any).
+pub(crate) fn location_suffix(l: &snapaudit::report::Location, message: Option<&str>) -> String {
     let mut parts = Vec::new();
     if let Some(p) = &l.path {
-        if !f.message.contains(p.as_str()) || l.line.is_some() && !f.message.contains("line") {
+        let said = message
+            .is_some_and(|m| m.contains(p.as_str()) && (l.line.is_none() || m.contains("line")));
+        if !said {
             parts.push(match l.line {
                 Some(n) => format!("{p}:{n}"),
                 None => p.clone(),

@@ -151,7 +151,7 @@ fn human(
                     "      fixes {} ({}){}",
                     f.rule,
                     f.severity,
-                    at(&f.location)
+                    crate::render::location_suffix(&f.location, None)
                 )?;
             }
         }
@@ -164,7 +164,7 @@ fn human(
                 "  {} ({}){}",
                 n.finding.rule,
                 n.finding.severity,
-                at(&n.finding.location)
+                crate::render::location_suffix(&n.finding.location, None)
             )?;
             writeln!(out, "      why: {}", n.reason)?;
         }
@@ -201,23 +201,4 @@ fn human(
         }
     }
     Ok(())
-}
-
-/// ` [path:line, byte N]` for a finding's location.
-fn at(l: &snapaudit::report::Location) -> String {
-    let mut parts = Vec::new();
-    if let Some(p) = &l.path {
-        parts.push(match l.line {
-            Some(n) => format!("{p}:{n}"),
-            None => p.clone(),
-        });
-    }
-    if let Some(o) = l.offset_bytes {
-        parts.push(format!("byte {o}"));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" [{}]", parts.join(", "))
-    }
 }
