@@ -55,7 +55,7 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
         }
         let mut subdirs = Vec::new();
         for (e, stat) in entries {
-            let path = join(&dir, &e.name);
+            let path = snapaudit::ext4::join_path(&dir, &e.name);
             // Bounded depth: a directory hard-linked into its own subtree
             // must not make `ls -R` run forever.
             if args.recursive && e.kind == FileKind::Dir && depth < snapaudit::ext4::MAX_WALK_DEPTH
@@ -173,14 +173,6 @@ pub fn stat(common: &Common, args: &PathArgs) -> Result<ExitCode> {
         println!(" Birth: {}", format_time(c));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
 }
 
 /// `rwxr-xr-x` with setuid/setgid/sticky letters, as `ls -l` prints them.

@@ -14,5 +14,5 @@ mod volume;
 
 pub use root::find_root;
 pub use volume::{
-    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Stat, Volume, WalkEntry,
+    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Stat, Volume, WalkEntry, join_path,
 };

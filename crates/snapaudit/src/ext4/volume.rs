@@ -570,7 +570,7 @@ impl Fs {
     /// [`Fs::stat`]'s answer, fallbacks included.
     pub fn read_dir_stat(&self, path: &str) -> Result<Vec<(DirEntry, Result<Stat>)>> {
         self.list(path, |entry, name| {
-            let child = join(path, name);
+            let child = join_path(path, name);
             match entry.metadata() {
                 Ok(m) => Ok(self.stat_from_metadata(&child, &m)),
                 Err(_) => self.stat(&child),
@@ -671,7 +671,7 @@ impl Fs {
             };
             // Pushed in reverse so that names come out in order.
             for e in entries.iter().rev() {
-                let path = join(&dir, &e.name);
+                let path = join_path(&dir, &e.name);
                 if e.kind == FileKind::Dir {
                     if depth + 1 >= MAX_WALK_DEPTH {
                         on_error(
@@ -691,7 +691,7 @@ impl Fs {
             }
             for e in entries {
                 visit(&WalkEntry {
-                    path: join(&dir, &e.name),
+                    path: join_path(&dir, &e.name),
                     kind: e.kind,
                     depth: depth + 1,
                 });
@@ -726,7 +726,7 @@ fn subdir_inodes(
 }
 
 /// `dir` + `/` + `name` without doubling the root slash.
-pub(crate) fn join(dir: &str, name: &str) -> String {
+pub fn join_path(dir: &str, name: &str) -> String {
     if dir.ends_with('/') {
         format!("{dir}{name}")
     } else {
