@@ -24,6 +24,27 @@ pub(crate) fn be_u32(buf: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_be_bytes(slice(buf, off, 4)?.try_into().ok()?))
 }
 
+/// Exactly `2 × N` hex digits (either case) as `N` bytes; `None` for any
+/// other length or a non-digit (a sign included).
+pub(crate) fn hex_bytes<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
+    fn digit(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    if hex.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        *o = digit(*pair.first()?)? << 4 | digit(*pair.get(1)?)?;
+    }
+    Some(out)
+}
+
 /// Format 16 bytes as a canonical lowercase UUID string (big-endian fields,
 /// as ext4, xfs, btrfs and LUKS store them).
 pub(crate) fn uuid_be(b: &[u8; 16]) -> String {

@@ -137,14 +137,7 @@ pub(super) fn evidence_digest(evidence: &str) -> Option<(u64, [u8; 3])> {
     let inner = evidence.get(open + 1..)?.strip_suffix(')')?;
     let (count, digest) = inner.split_once(" chars, sha256:")?;
     let len: u64 = count.trim().parse().ok()?;
-    if digest.len() != 6 {
-        return None;
-    }
-    let mut out = [0u8; 3];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(digest.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some((len, out))
+    Some((len, crate::util::hex_bytes::<3>(digest.as_bytes())?))
 }
 
 /// Rules without an automatic fix: the reason, or `Ignore` for plain

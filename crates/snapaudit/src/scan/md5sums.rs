@@ -56,22 +56,8 @@ fn parse_line(line: &[u8]) -> Option<Md5sumsEntry<'_>> {
     if path.is_empty() {
         return None;
     }
-    let mut digest = [0u8; 16];
-    for (out, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
-        let hi = hex_digit(*pair.first()?)?;
-        let lo = hex_digit(*pair.get(1)?)?;
-        *out = (hi << 4) | lo;
-    }
+    let digest = crate::util::hex_bytes::<16>(hex)?;
     Some(Md5sumsEntry { digest, path })
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ use super::files::FileData;
 use super::md5sums::parse_md5sums;
 use super::rpmdb::{self, DbFormat, DigestAlgo, RPMFILE_GHOST};
 use crate::ext4::layout::{Follow, Layout, ROOT_INO};
+use crate::util::hex_bytes;
 
 /// Largest md5sums or status file read (a status file of a big system is a
 /// few MiB; anything far larger is not dpkg's).
@@ -65,22 +66,11 @@ impl FileDigest {
     /// Parses `hex` as a digest of `algo`; `None` when the length or a
     /// digit is wrong.
     pub(crate) fn from_hex(algo: DigestAlgo, hex: &[u8]) -> Option<FileDigest> {
-        fn fill<const N: usize>(hex: &[u8]) -> Option<[u8; N]> {
-            if hex.len() != 2 * N {
-                return None;
-            }
-            let mut out = [0u8; N];
-            for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-                let s = std::str::from_utf8(pair).ok()?;
-                *o = u8::from_str_radix(s, 16).ok()?;
-            }
-            Some(out)
-        }
         Some(match algo {
-            DigestAlgo::Md5 => FileDigest::Md5(fill(hex)?),
-            DigestAlgo::Sha256 => FileDigest::Sha256(fill(hex)?),
-            DigestAlgo::Sha384 => FileDigest::Sha384(fill(hex)?),
-            DigestAlgo::Sha512 => FileDigest::Sha512(fill(hex)?),
+            DigestAlgo::Md5 => FileDigest::Md5(hex_bytes(hex)?),
+            DigestAlgo::Sha256 => FileDigest::Sha256(hex_bytes(hex)?),
+            DigestAlgo::Sha384 => FileDigest::Sha384(hex_bytes(hex)?),
+            DigestAlgo::Sha512 => FileDigest::Sha512(hex_bytes(hex)?),
         })
     }
 
@@ -250,7 +240,7 @@ impl VendorDb {
             if fields.next() == Some(b"obsolete") {
                 continue;
             }
-            if let (Some(digest), Some(pkg)) = (parse_hex16(hex), package) {
+            if let (Some(digest), Some(pkg)) = (hex_bytes::<16>(hex), package) {
                 self.digests
                     .entry(path.to_vec())
                     .or_insert((FileDigest::Md5(digest), pkg));
@@ -345,18 +335,6 @@ fn root_aliases(layout: &Layout<'_>) -> Vec<(String, String)> {
     out
 }
 
-fn parse_hex16(hex: &[u8]) -> Option<[u8; 16]> {
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let s = std::str::from_utf8(pair).ok()?;
-        *o = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,10 +373,10 @@ mod tests {
 
     #[test]
     fn hex_digests_must_be_32_digits() {
-        assert!(parse_hex16(b"0123").is_none());
-        assert!(parse_hex16(b"0123456789abcdef0123456789abcdeg").is_none());
+        assert!(hex_bytes::<16>(b"0123").is_none());
+        assert!(hex_bytes::<16>(b"0123456789abcdef0123456789abcdeg").is_none());
         assert_eq!(
-            parse_hex16(b"000102030405060708090a0b0c0d0e0f").map(|d| d[15]),
+            hex_bytes::<16>(b"000102030405060708090a0b0c0d0e0f").map(|d| d[15]),
             Some(15)
         );
     }
