@@ -85,7 +85,7 @@ pub(super) fn remove_dirent(
             return Err(format!("record header at {pos} runs past the block"));
         };
         let rec_len = decode_rec_len(raw_rec_len, block_size);
-        if rec_len < DIRENT_MIN_LEN || rec_len % 4 != 0 || rec_len > block_size - pos {
+        if rec_len < DIRENT_MIN_LEN || !rec_len.is_multiple_of(4) || rec_len > block_size - pos {
             return Err(format!("bad rec_len {rec_len} at {pos}"));
         }
         if pos == entry_at {

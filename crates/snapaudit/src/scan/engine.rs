@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::AhoCorasick;
+use rayon::prelude::*;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, meta};
 
@@ -40,7 +41,7 @@ use super::builtin::private_key_severity;
 use super::checks;
 use super::pattern::{self, Lit};
 use super::prefilter::{LowerBlock, Prefilter};
-use super::rule::{Allowlist, Check, RegexTarget, RuleSet};
+use super::rule::{Allowlist, Check, RegexTarget, Rule, RuleSet};
 use super::text::{LineCounter, is_placeholder, redact, redact_suffix, shannon_entropy};
 use crate::report::Severity;
 use crate::{Error, Result};
@@ -262,6 +263,87 @@ impl CompiledAllowlist {
     }
 }
 
+/// The compiled parts of one rule: everything [`Scanner::new`] does per
+/// rule that does not depend on the other rules.
+struct BuiltRule {
+    regex: Option<meta::Regex>,
+    regex_max_len: usize,
+    groups: usize,
+    /// Prefilter anchors; empty for path-gated rules without any.
+    lits: Vec<Lit>,
+    path: Option<meta::Regex>,
+    allowlists: Vec<CompiledAllowlist>,
+}
+
+fn build_rule(rule: &Rule, allowlists: &[Allowlist]) -> Result<BuiltRule> {
+    let ctx = format!("rule `{}` ({})", rule.id, rule.detector);
+    let fail = |what: String| Error::invalid(format!("rules: {ctx}: {what}"));
+    let path = match &rule.path {
+        Some(p) => Some(pattern::compile_search_regex(p).map_err(|e| fail(format!("path: {e}")))?),
+        None => None,
+    };
+    let mut rule_allowlists = Vec::new();
+    for a in &rule.allowlists {
+        rule_allowlists.push(compile_allowlist(a, &ctx)?);
+    }
+    for a in allowlists.iter().filter(|a| {
+        a.target_rules
+            .iter()
+            .any(|t| *t == rule.id || *t == rule.detector)
+    }) {
+        rule_allowlists.push(compile_allowlist(a, &ctx)?);
+    }
+    let Some(src) = &rule.regex else {
+        return Ok(BuiltRule {
+            regex: None,
+            regex_max_len: 0,
+            groups: 0,
+            lits: Vec::new(),
+            path,
+            allowlists: rule_allowlists,
+        });
+    };
+    let c = pattern::compile_rule_regex(src).map_err(|e| fail(format!("regex: {e}")))?;
+    if rule.secret_group > c.groups {
+        return Err(fail(format!(
+            "secretGroup {} but the regex has {} group(s)",
+            rule.secret_group, c.groups
+        )));
+    }
+    let lits: Vec<Lit> = if rule.keywords.is_empty() {
+        pattern::required_literals(&c.hir, MIN_DERIVED_LITERAL).unwrap_or_default()
+    } else {
+        rule.keywords
+            .iter()
+            .filter(|k| !k.text.is_empty())
+            .map(|k| Lit {
+                bytes: if k.case_sensitive {
+                    k.text.as_bytes().to_vec()
+                } else {
+                    k.text.to_ascii_lowercase().into_bytes()
+                },
+                exact: k.case_sensitive,
+            })
+            .collect()
+    };
+    if lits.is_empty() && path.is_none() {
+        return Err(fail(
+            "no keywords, and the regex has no literal of at least 3 bytes that every match \
+             contains; add `keywords = [...]` (snapaudit runs regexes only around literal \
+             anchors, so that a whole disk image scans at memory speed)"
+                .into(),
+        ));
+    }
+    Ok(BuiltRule {
+        regex: Some(c.regex),
+        regex_max_len: c.max_len,
+        groups: c.groups,
+        lits,
+        path,
+        allowlists: rule_allowlists,
+    })
+}
+
 impl Scanner {
     /// Compiles a rule set. Fails, naming the rule, on an invalid regex, a
     /// regex that can match the empty string or more than 16 KiB, a
@@ -273,17 +355,29 @@ impl Scanner {
         let RuleSet {
             rules, allowlists, ..
         } = set;
+        // Compiling a regex with large bounded repetitions (a JWT segment of
+        // up to 8 KiB) takes milliseconds; the rules compile in parallel so
+        // that a one-image scan does not wait ~20 ms on one core first.
+        let built: Vec<Result<BuiltRule>> = rules
+            .par_iter()
+            .map(|rule| build_rule(rule, &allowlists))
+            .collect();
         let mut ids: Vec<Arc<str>> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
         let mut anchors: Vec<(Lit, u32)> = Vec::new();
         let mut unanchored = Vec::new();
         let mut path_only = Vec::new();
-
-        for (index, rule) in rules.iter().enumerate() {
+        for (index, (rule, built)) in rules.iter().zip(built).enumerate() {
             let index =
                 u32::try_from(index).map_err(|_| Error::invalid("rules: too many rules"))?;
-            let ctx = format!("rule `{}` ({})", rule.id, rule.detector);
-            let fail = |what: String| Error::invalid(format!("rules: {ctx}: {what}"));
+            let BuiltRule {
+                regex,
+                regex_max_len,
+                groups,
+                lits,
+                path,
+                allowlists: rule_allowlists,
+            } = built?;
             let dedupe_group = match ids.iter().position(|i| **i == *rule.id) {
                 Some(p) => p,
                 None => {
@@ -295,70 +389,13 @@ impl Scanner {
                 .get(dedupe_group)
                 .cloned()
                 .unwrap_or_else(|| Arc::from(rule.id.as_str()));
-            let path = match &rule.path {
-                Some(p) => {
-                    Some(pattern::compile_search_regex(p).map_err(|e| fail(format!("path: {e}")))?)
-                }
-                None => None,
-            };
-            let mut rule_allowlists = Vec::new();
-            for a in &rule.allowlists {
-                rule_allowlists.push(compile_allowlist(a, &ctx)?);
+            let anchored = !lits.is_empty();
+            if regex.is_none() {
+                path_only.push(index);
+            } else if !anchored {
+                unanchored.push(index);
             }
-            for a in allowlists.iter().filter(|a| {
-                a.target_rules
-                    .iter()
-                    .any(|t| *t == rule.id || *t == rule.detector)
-            }) {
-                rule_allowlists.push(compile_allowlist(a, &ctx)?);
-            }
-
-            let (regex, regex_max_len, groups, anchored) = match &rule.regex {
-                None => {
-                    path_only.push(index);
-                    (None, 0, 0, false)
-                }
-                Some(src) => {
-                    let c = pattern::compile_rule_regex(src)
-                        .map_err(|e| fail(format!("regex: {e}")))?;
-                    if rule.secret_group > c.groups {
-                        return Err(fail(format!(
-                            "secretGroup {} but the regex has {} group(s)",
-                            rule.secret_group, c.groups
-                        )));
-                    }
-                    let lits: Vec<Lit> = if rule.keywords.is_empty() {
-                        pattern::required_literals(&c.hir, MIN_DERIVED_LITERAL).unwrap_or_default()
-                    } else {
-                        rule.keywords
-                            .iter()
-                            .filter(|k| !k.text.is_empty())
-                            .map(|k| Lit {
-                                bytes: if k.case_sensitive {
-                                    k.text.as_bytes().to_vec()
-                                } else {
-                                    k.text.to_ascii_lowercase().into_bytes()
-                                },
-                                exact: k.case_sensitive,
-                            })
-                            .collect()
-                    };
-                    let anchored = !lits.is_empty();
-                    if !anchored {
-                        if path.is_none() {
-                            return Err(fail(
-                                "no keywords, and the regex has no literal of at least 3 bytes that every match \
-                                 contains; add `keywords = [...]` (snapaudit runs regexes only around literal \
-                                 anchors, so that a whole disk image scans at memory speed)"
-                                    .into(),
-                            ));
-                        }
-                        unanchored.push(index);
-                    }
-                    anchors.extend(lits.into_iter().map(|l| (l, index)));
-                    (Some(c.regex), c.max_len, c.groups, anchored)
-                }
-            };
+            anchors.extend(lits.into_iter().map(|l| (l, index)));
             compiled.push(CompiledRule {
                 id,
                 detector: Arc::from(rule.detector.as_str()),
@@ -419,6 +456,11 @@ impl Scanner {
     #[cfg(test)]
     pub(crate) fn long_anchor_count(&self) -> usize {
         self.prefilter.long_count()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn prefilter(&self) -> &Prefilter {
+        &self.prefilter
     }
 
     /// Fresh per-worker state for [`Scanner::scan_range_with`].

@@ -15,14 +15,14 @@ fn scanner() -> &'static Scanner {
 }
 
 /// Deterministic generator of token characters (xorshift64*).
-struct Gen(u64);
+pub(crate) struct Gen(u64);
 
 impl Gen {
-    fn new(seed: u64) -> Gen {
+    pub(crate) fn new(seed: u64) -> Gen {
         Gen(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -855,7 +855,7 @@ fn filler(len: usize, g: &mut Gen) -> String {
     ];
     while s.len() < len {
         let r = g.next();
-        if r % 8 == 0 {
+        if r.is_multiple_of(8) {
             s.push_str(words[((r >> 8) % words.len() as u64) as usize]);
         } else {
             s.push_str(plain[((r >> 8) % plain.len() as u64) as usize]);

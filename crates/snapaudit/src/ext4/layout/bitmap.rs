@@ -47,7 +47,7 @@ fn next_bit(bitmap: &[u8], from: usize, nbits: usize, set: bool) -> usize {
     let mut bit = from;
     while bit < nbits {
         // Byte-align first, then go a word at a time.
-        if bit % 64 == 0 && bit + 64 <= nbits {
+        if bit.is_multiple_of(64) && bit + 64 <= nbits {
             let word = bitmap
                 .get(bit / 8..bit / 8 + 8)
                 .and_then(|b| b.try_into().ok())

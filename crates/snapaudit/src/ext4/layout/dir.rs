@@ -161,7 +161,7 @@ impl<'a> Layout<'a> {
             };
             let needed = (DIRENT_HEADER_LEN + name_len + 3) & !3;
             if rec_len < MIN_REC_LEN
-                || rec_len % 4 != 0
+                || !rec_len.is_multiple_of(4)
                 || rec_len < needed
                 || rec_len > region.len() - pos
             {

@@ -64,7 +64,7 @@ fn is_power_of(mut a: u32, b: u32) -> bool {
         if a == b {
             return true;
         }
-        if a % b != 0 {
+        if !a.is_multiple_of(b) {
             return false;
         }
         a /= b;

@@ -1,5 +1,5 @@
-//! The literal prefilter: finds every occurrence of every rule anchor, in
-//! offset order, with one SIMD pass over the data.
+//! The portable searcher: aho-corasick's Teddy over a lowercased copy of
+//! the data, for CPUs without AVX2 and anchor sets too large for our Teddy.
 //!
 //! Anchors of 4 bytes or more go into one Aho-Corasick automaton, which
 //! aho-corasick runs with its Teddy SIMD searcher. Teddy fingerprints the
@@ -10,15 +10,15 @@
 //! finder each, and the streams are merged by offset.
 //!
 //! Case: everything is searched in a lowercased copy of the data, made 64
-//! KiB at a time ([`LowerBlock`]), with lowercased patterns; case-sensitive
-//! anchors are then verified byte for byte on the original data. With
+//! KiB at a time ([`LowerBlock`]), with lowercased patterns; the engine
+//! verifies case-sensitive anchors on the original data. With
 //! aho-corasick's own `ascii_case_insensitive`, Teddy is not available and
 //! the search fell to 50–400 MB/s on text.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
 
-use super::pattern::Lit;
+use super::{Hit, Pattern};
 use crate::{Error, Result};
 
 /// Anchors shorter than this get their own memmem finder.
@@ -28,84 +28,35 @@ const TEDDY_MIN_LEN: usize = 4;
 /// cache, large enough that per-block overhead does not show.
 const LOWER_BLOCK: usize = 64 * 1024;
 
-/// An anchor occurrence: `(start, end, pattern id)`.
-type Hit = (usize, usize, usize);
-
-/// One rule attached to an anchor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub(crate) rule: u32,
-    /// For case-sensitive anchors: the bytes the hit must equal.
-    pub(crate) exact: Option<Box<[u8]>>,
-}
-
 #[derive(Debug)]
-pub(crate) struct Prefilter {
+pub(super) struct Portable {
     /// Anchors of at least [`TEDDY_MIN_LEN`] bytes (lowercased).
     ac: Option<AhoCorasick>,
-    ac_patterns: usize,
-    /// Shorter anchors (lowercased), pattern ids after the automaton's.
-    short: Vec<memmem::Finder<'static>>,
-    /// Per pattern id: the rules to run around a hit.
-    entries: Vec<Vec<Entry>>,
+    /// Pattern id of each automaton pattern.
+    ac_ids: Vec<usize>,
+    /// Shorter anchors (lowercased) and their pattern ids.
+    short: Vec<(memmem::Finder<'static>, usize)>,
     longest: usize,
 }
 
-impl Prefilter {
-    /// The automaton searches leftmost-longest, and the caller restarts one
+impl Portable {
+    /// The automaton searches leftmost-longest and the caller restarts one
     /// byte after each hit's start, so every position where some anchor
-    /// starts is visited; the shorter anchors starting at the same position
-    /// are prefixes of the longest one, so each pattern also carries the
-    /// entries of its prefixes. This finds every occurrence of every anchor,
-    /// like an overlapping search, while keeping the fast leftmost path.
-    pub(crate) fn build(anchors: Vec<(Lit, u32)>) -> Result<Prefilter> {
+    /// starts is visited (the prefixes' entries ride on the longest one).
+    pub(super) fn build(patterns: &[Pattern]) -> Result<Portable> {
         let mut long: Vec<Vec<u8>> = Vec::new();
-        let mut short: Vec<Vec<u8>> = Vec::new();
-        let mut long_entries: Vec<Vec<Entry>> = Vec::new();
-        let mut short_entries: Vec<Vec<Entry>> = Vec::new();
-        for (lit, rule) in anchors {
-            let lower = lit.bytes.to_ascii_lowercase();
-            if lower.is_empty() {
-                continue;
-            }
-            let entry = Entry {
-                rule,
-                exact: lit.exact.then(|| lit.bytes.clone().into_boxed_slice()),
-            };
-            let (patterns, entries) = if lower.len() >= TEDDY_MIN_LEN {
-                (&mut long, &mut long_entries)
-            } else {
-                (&mut short, &mut short_entries)
-            };
-            let idx = match patterns.iter().position(|p| *p == lower) {
-                Some(i) => i,
-                None => {
-                    patterns.push(lower);
-                    entries.push(Vec::new());
-                    patterns.len() - 1
-                }
-            };
-            if let Some(list) = entries.get_mut(idx) {
-                if !list.contains(&entry) {
-                    list.push(entry);
-                }
+        let mut ac_ids = Vec::new();
+        let mut short = Vec::new();
+        for (id, p) in patterns.iter().enumerate() {
+            let lower = p.bytes.to_ascii_lowercase();
+            if lower.len() >= TEDDY_MIN_LEN {
+                long.push(lower);
+                ac_ids.push(id);
+            } else if !lower.is_empty() {
+                short.push((memmem::Finder::new(&lower).into_owned(), id));
             }
         }
-        let mut closed = long_entries.clone();
-        for (i, p) in long.iter().enumerate() {
-            for (j, q) in long.iter().enumerate() {
-                if i != j && p.starts_with(q) {
-                    for e in long_entries.get(j).into_iter().flatten() {
-                        if let Some(list) = closed.get_mut(i) {
-                            if !list.contains(e) {
-                                list.push(e.clone());
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let longest = long.iter().chain(&short).map(Vec::len).max().unwrap_or(0);
+        let longest = patterns.iter().map(|p| p.bytes.len()).max().unwrap_or(0);
         let ac = if long.is_empty() {
             None
         } else {
@@ -118,28 +69,12 @@ impl Prefilter {
                     })?,
             )
         };
-        let ac_patterns = long.len();
-        closed.extend(short_entries);
-        Ok(Prefilter {
+        Ok(Portable {
             ac,
-            ac_patterns,
-            short: short
-                .iter()
-                .map(|p| memmem::Finder::new(p).into_owned())
-                .collect(),
-            entries: closed,
+            ac_ids,
+            short,
             longest,
         })
-    }
-
-    /// Number of anchors in the automaton.
-    #[cfg(test)]
-    pub(crate) fn long_count(&self) -> usize {
-        self.ac_patterns
-    }
-
-    pub(crate) fn entries(&self, pattern: usize) -> &[Entry] {
-        self.entries.get(pattern).map_or(&[], Vec::as_slice)
     }
 
     fn streams(&self) -> usize {
@@ -152,19 +87,18 @@ impl Prefilter {
         if k == 0 {
             let ac = self.ac.as_ref()?;
             let m = ac.find(aho_corasick::Input::new(bytes).span(rel..bytes.len()))?;
-            Some((m.start(), m.end(), m.pattern().as_usize()))
+            let id = self.ac_ids.get(m.pattern().as_usize()).copied()?;
+            Some((m.start(), m.end(), id))
         } else {
-            let finder = self.short.get(k - 1)?;
+            let (finder, id) = self.short.get(k - 1)?;
             let tail = bytes.get(rel..)?;
             let at = rel + finder.find(tail)?;
-            Some((at, at + finder.needle().len(), self.ac_patterns + k - 1))
+            Some((at, at + finder.needle().len(), *id))
         }
     }
 
-    /// The next anchor occurrence starting at or after `from` and before
-    /// `to`: `(start, end, pattern)`. Occurrences come in increasing start
-    /// order when `from` only grows.
-    pub(crate) fn next_hit(
+    /// See [`Prefilter::next_hit`](super::Prefilter::next_hit).
+    pub(super) fn next_hit(
         &self,
         hay: &[u8],
         mut from: usize,
