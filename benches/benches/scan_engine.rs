@@ -159,6 +159,24 @@ fn bench(c: &mut Criterion) {
             n
         })
     });
+    // Real data: SNAPAUDIT_BENCH_FILE names a file to scan as one buffer,
+    // e.g. the benchmark image's files concatenated
+    // (`find target/bench/tree -type f -exec cat {} + >/tmp/tree.cat`).
+    if let Some(path) = std::env::var_os("SNAPAUDIT_BENCH_FILE") {
+        match std::fs::read(&path) {
+            Ok(real) => {
+                group.throughput(Throughput::Bytes(real.len() as u64));
+                group.bench_function("builtin_real_file", |b| {
+                    b.iter(|| {
+                        let mut n = 0usize;
+                        scanner.scan(&real, None, &mut |_| n += 1);
+                        n
+                    })
+                });
+            }
+            Err(e) => eprintln!("scan_engine: SNAPAUDIT_BENCH_FILE {path:?}: {e}"),
+        }
+    }
     group.finish();
 }
 

@@ -9,14 +9,15 @@
 //! is exact; every rule has literal anchors, except the `.pgpass` rule,
 //! which only runs on files named `.pgpass` (see `Scanner`).
 //!
-//! Anchors are chosen so that the prefilter holds at most 32 distinct
-//! literals of 4 bytes or more: aho-corasick then searches with Slim Teddy
-//! (32 bytes per step) instead of Fat Teddy (16), which on a real system
-//! image is a fifth of the whole scan's CPU time. So rules share anchors
-//! where every match contains one: `pass` for `password`, `sshpass`,
-//! `PGPASSWORD` and `SSHPASS`; `_PWD` for `MYSQL_PWD`; `k_live_` for both
-//! Stripe prefixes; Slack's `xox` is a short (memmem) anchor; JWTs anchor on
-//! the `.eyJ` of their payload. `Scanner::long_anchor_count` is tested.
+//! Anchors are few and distinctive: every anchor is a pattern of the
+//! prefilter's Teddy, whose 8 buckets admit more false candidates with each
+//! pattern they hold (`prefilter::teddy`), and on CPUs without AVX2 the
+//! portable searcher keeps aho-corasick's fast Slim Teddy only up to 32
+//! anchors of 4 bytes or more. So rules share anchors where every match
+//! contains one: `pass` for `password`, `sshpass`, `PGPASSWORD` and
+//! `SSHPASS`; `_PWD` for `MYSQL_PWD`; `k_live_` for both Stripe prefixes;
+//! Slack's anchor is `xox`; JWTs anchor on the `.eyJ` of their payload.
+//! `Scanner::long_anchor_count` is tested.
 
 use super::rule::{Allowlist, Check, RegexTarget, Rule};
 use crate::report::Severity;

@@ -29,13 +29,14 @@
 //! once; [`StreamScan`](super::StreamScan) does this for a stream of pieces.
 
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, meta};
+use regex_syntax::hir::Hir;
 
 use super::builtin::private_key_severity;
 use super::checks;
@@ -105,6 +106,26 @@ struct CompiledAllowlist {
     stopwords: Option<AhoCorasick>,
 }
 
+/// A rule's regex, compiled on first use: most built-in rules never see
+/// their anchor on a given disk, and building a regex with large bounded
+/// repetitions takes milliseconds (a JWT's `{10,8192}`: 7 ms). Built-in
+/// regexes are tested to compile; any other is compiled in
+/// [`Scanner::new`], so that its errors name the rule up front.
+#[derive(Debug)]
+struct RuleRegex {
+    hir: Hir,
+    /// `None` if compiling failed (never for a tested built-in regex).
+    compiled: OnceLock<Option<meta::Regex>>,
+}
+
+impl RuleRegex {
+    fn get(&self) -> Option<&meta::Regex> {
+        self.compiled
+            .get_or_init(|| pattern::build(&self.hir).ok())
+            .as_ref()
+    }
+}
+
 #[derive(Debug)]
 struct CompiledRule {
     id: Arc<str>,
@@ -112,7 +133,7 @@ struct CompiledRule {
     /// Index of `id` among the distinct ids: the deduplication key.
     dedupe_group: u32,
     severity: Severity,
-    regex: Option<meta::Regex>,
+    regex: Option<RuleRegex>,
     regex_max_len: usize,
     groups: usize,
     secret_group: usize,
@@ -266,7 +287,7 @@ impl CompiledAllowlist {
 /// The compiled parts of one rule: everything [`Scanner::new`] does per
 /// rule that does not depend on the other rules.
 struct BuiltRule {
-    regex: Option<meta::Regex>,
+    regex: Option<RuleRegex>,
     regex_max_len: usize,
     groups: usize,
     /// Prefilter anchors; empty for path-gated rules without any.
@@ -275,7 +296,7 @@ struct BuiltRule {
     allowlists: Vec<CompiledAllowlist>,
 }
 
-fn build_rule(rule: &Rule, allowlists: &[Allowlist]) -> Result<BuiltRule> {
+fn build_rule(rule: &Rule, allowlists: &[Allowlist], builtin: &[Rule]) -> Result<BuiltRule> {
     let ctx = format!("rule `{}` ({})", rule.id, rule.detector);
     let fail = |what: String| Error::invalid(format!("rules: {ctx}: {what}"));
     let path = match &rule.path {
@@ -303,7 +324,17 @@ fn build_rule(rule: &Rule, allowlists: &[Allowlist]) -> Result<BuiltRule> {
             allowlists: rule_allowlists,
         });
     };
-    let c = pattern::compile_rule_regex(src).map_err(|e| fail(format!("regex: {e}")))?;
+    let c = pattern::prepare_rule_regex(src).map_err(|e| fail(format!("regex: {e}")))?;
+    let tested = builtin
+        .iter()
+        .any(|b| b.regex.as_deref() == Some(src.as_str()));
+    let compiled = if tested {
+        OnceLock::new()
+    } else {
+        OnceLock::from(Some(
+            pattern::build(&c.hir).map_err(|e| fail(format!("regex: {e}")))?,
+        ))
+    };
     if rule.secret_group > c.groups {
         return Err(fail(format!(
             "secretGroup {} but the regex has {} group(s)",
@@ -335,7 +366,10 @@ fn build_rule(rule: &Rule, allowlists: &[Allowlist]) -> Result<BuiltRule> {
         ));
     }
     Ok(BuiltRule {
-        regex: Some(c.regex),
+        regex: Some(RuleRegex {
+            hir: c.hir,
+            compiled,
+        }),
         regex_max_len: c.max_len,
         groups: c.groups,
         lits,
@@ -358,9 +392,10 @@ impl Scanner {
         // Compiling a regex with large bounded repetitions (a JWT segment of
         // up to 8 KiB) takes milliseconds; the rules compile in parallel so
         // that a one-image scan does not wait ~20 ms on one core first.
+        let builtin = super::builtin::rules();
         let built: Vec<Result<BuiltRule>> = rules
             .par_iter()
-            .map(|rule| build_rule(rule, &allowlists))
+            .map(|rule| build_rule(rule, &allowlists, &builtin))
             .collect();
         let mut ids: Vec<Arc<str>> = Vec::new();
         let mut compiled = Vec::with_capacity(rules.len());
@@ -671,7 +706,9 @@ impl Scanner {
         let Some(rule) = self.rules.get(i) else {
             return;
         };
-        let Some(re) = &rule.regex else { return };
+        let Some(re) = rule.regex.as_ref().and_then(RuleRegex::get) else {
+            return;
+        };
         let mut at = ws.max(scratch.last_end.get(i).copied().unwrap_or(0));
         while at < we {
             let found = {
@@ -709,7 +746,7 @@ impl Scanner {
         path: Option<&str>,
     ) -> Option<Candidate> {
         let rule = self.rules.get(i)?;
-        let re = rule.regex.as_ref()?;
+        let re = rule.regex.as_ref()?.get()?;
         if rule.word_start && !checks::word_start_ok(hay, start) {
             return None;
         }

@@ -17,15 +17,16 @@ pub(crate) const UNBOUNDED_REPEAT_CAP: u32 = 256;
 /// bounds both the work per hit and the memory per worker.
 pub(crate) const MAX_REGEX_LEN: usize = 16 * 1024;
 
-/// A compiled rule regex and what the engine needs to know about it.
+/// A checked rule regex, ready to compile, and what the engine needs to
+/// know about it.
 #[derive(Debug)]
-pub(crate) struct Compiled {
-    pub(crate) regex: meta::Regex,
+pub(crate) struct Prepared {
     /// Upper bound on the length of a match, in bytes.
     pub(crate) max_len: usize,
     /// Number of explicit capture groups.
     pub(crate) groups: usize,
-    /// The bounded HIR, kept for literal extraction.
+    /// The bounded HIR: what [`build`] compiles, and where literals come
+    /// from.
     pub(crate) hir: Hir,
 }
 
@@ -42,10 +43,11 @@ pub(crate) fn parse(pattern: &str) -> Result<Hir, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Compiles a rule regex: unbounded repetitions are capped (see
-/// [`UNBOUNDED_REPEAT_CAP`]), and the result must not match the empty string
-/// and must have a maximum length of at most [`MAX_REGEX_LEN`].
-pub(crate) fn compile_rule_regex(pattern: &str) -> Result<Compiled, String> {
+/// Parses and checks a rule regex (compiling it is [`build`]'s job):
+/// unbounded repetitions are capped (see [`UNBOUNDED_REPEAT_CAP`]), and the
+/// result must not match the empty string and must have a maximum length of
+/// at most [`MAX_REGEX_LEN`].
+pub(crate) fn prepare_rule_regex(pattern: &str) -> Result<Prepared, String> {
     let hir = bound_repetitions(parse(pattern)?);
     let props = hir.properties();
     if props.minimum_len().unwrap_or(0) == 0 {
@@ -61,9 +63,7 @@ pub(crate) fn compile_rule_regex(pattern: &str) -> Result<Compiled, String> {
         None => return Err("the regex has no finite maximum match length".into()),
     };
     let groups = props.explicit_captures_len();
-    let regex = build(&hir)?;
-    Ok(Compiled {
-        regex,
+    Ok(Prepared {
         max_len,
         groups,
         hir,
@@ -76,11 +76,11 @@ pub(crate) fn compile_search_regex(pattern: &str) -> Result<meta::Regex, String>
     build(&parse(pattern)?)
 }
 
-/// No one-pass DFA: it only speeds up reading capture groups, which happens
-/// once per match (rare), while building it from a rule with large bounded
-/// repetitions took as long as the rest of the compile (36 → 20 ms for the
-/// built-in rules).
-fn build(hir: &Hir) -> Result<meta::Regex, String> {
+/// Compiles a regex. No one-pass DFA: it only speeds up reading capture
+/// groups, which happens once per match (rare), while building it from a
+/// rule with large bounded repetitions took as long as the rest of the
+/// compile (36 → 20 ms for the built-in rules).
+pub(crate) fn build(hir: &Hir) -> Result<meta::Regex, String> {
     meta::Builder::new()
         .configure(meta::Config::new().utf8_empty(false).onepass(false))
         .build_from_hir(hir)
@@ -407,14 +407,14 @@ mod tests {
 
     #[test]
     fn unbounded_repetitions_get_a_bound() {
-        let c = compile_rule_regex(r"password=\S+").expect("compiles");
+        let c = prepare_rule_regex(r"password=\S+").expect("compiles");
         assert_eq!(
             c.max_len,
             "password=".len() + 1 + UNBOUNDED_REPEAT_CAP as usize
         );
-        assert!(compile_rule_regex(r"a?").is_err(), "empty match refused");
+        assert!(prepare_rule_regex(r"a?").is_err(), "empty match refused");
         assert!(
-            compile_rule_regex(r"(?:\w+\s*)+").is_err(),
+            prepare_rule_regex(r"(?:\w+\s*)+").is_err(),
             "nested unbounded is too long"
         );
     }

@@ -1227,3 +1227,18 @@ fn shared_anchors_still_find_every_rule() {
         assert_one(&text, path, detector, &p);
     }
 }
+
+#[test]
+fn every_builtin_regex_compiles() {
+    // Built-in regexes compile on first use (`RuleRegex`), trusting this
+    // test: a failure there would silently disable the rule.
+    for rule in RuleSet::builtin().rules {
+        let Some(src) = &rule.regex else { continue };
+        let prepared = super::pattern::prepare_rule_regex(src).expect(&rule.detector);
+        assert!(
+            super::pattern::build(&prepared.hir).is_ok(),
+            "{} does not compile",
+            rule.detector
+        );
+    }
+}

@@ -51,9 +51,39 @@ pub(super) enum Simd {
 /// Nibble tables: `[position][nibble]` → bucket bits.
 pub(super) type Table = [[u8; 16]; FINGERPRINT];
 
+/// The first (up to) 4 bytes of a pattern as a masked little-endian word:
+/// a position can only match if `word & mask == value`. One compare rejects
+/// most of the candidates that the nibble tables let through.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    mask: u32,
+    value: u32,
+}
+
+impl Head {
+    fn of(p: &Pattern) -> Head {
+        let mut mask = [0u8; 4];
+        let mut value = [0u8; 4];
+        for ((m, v), &b) in mask.iter_mut().zip(&mut value).zip(p.bytes.iter()) {
+            // Case differs in bit 5 only, and only for letters.
+            *m = if p.nocase && b.is_ascii_alphabetic() {
+                !0x20
+            } else {
+                0xff
+            };
+            *v = b & *m;
+        }
+        Head {
+            mask: u32::from_le_bytes(mask),
+            value: u32::from_le_bytes(value),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Teddy {
     patterns: Vec<Pattern>,
+    heads: Vec<Head>,
     /// Pattern ids in each bucket.
     buckets: [Vec<usize>; BUCKETS],
     lo: Table,
@@ -86,6 +116,7 @@ impl Teddy {
         let (lo, hi) = tables(patterns, &buckets);
         Some(Teddy {
             patterns: patterns.to_vec(),
+            heads: patterns.iter().map(Head::of).collect(),
             buckets,
             lo,
             hi,
@@ -142,6 +173,11 @@ impl Teddy {
 
     /// The longest pattern of the buckets in `bits` that occurs at `pos`.
     pub(super) fn verify(&self, hay: &[u8], pos: usize, bits: u8) -> Option<Hit> {
+        let word = pos
+            .checked_add(4)
+            .and_then(|e| hay.get(pos..e))
+            .and_then(|w| w.first_chunk::<4>())
+            .map(|w| u32::from_le_bytes(*w));
         let mut best: Option<(usize, usize)> = None;
         let mut rest = bits;
         while rest != 0 {
@@ -151,6 +187,11 @@ impl Teddy {
                 let Some(p) = self.patterns.get(id) else {
                     continue;
                 };
+                if let (Some(w), Some(h)) = (word, self.heads.get(id)) {
+                    if w & h.mask != h.value {
+                        continue;
+                    }
+                }
                 let len = p.bytes.len();
                 if best.is_none_or(|(_, l)| len > l) && p.matches_at(hay, pos) {
                     best = Some((id, len));

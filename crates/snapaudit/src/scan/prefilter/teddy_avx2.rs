@@ -80,6 +80,45 @@ fn candidates(bits: __m256i) -> u32 {
     !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bits, _mm256_setzero_si256())) as u32)
 }
 
+/// What the candidates of one step came to.
+enum Step {
+    Hit(Hit),
+    /// A candidate at or after `end`: there is no hit before it.
+    End,
+    Next,
+}
+
+/// Verifies the candidates (`found`, a bit per position) of the step at
+/// `at`, in position order; `bits` holds each position's buckets.
+fn verify_step(
+    teddy: &Teddy,
+    hay: &[u8],
+    (at, end): (usize, usize),
+    mut found: u32,
+    bits: [u8; STEP],
+) -> Step {
+    while found != 0 {
+        let j = found.trailing_zeros() as usize;
+        found &= found - 1;
+        let pos = at + j;
+        if pos >= end {
+            return Step::End;
+        }
+        if let Some(hit) = teddy.verify(hay, pos, bits.get(j).copied().unwrap_or(0)) {
+            return Step::Hit(hit);
+        }
+    }
+    Step::Next
+}
+
+#[target_feature(enable = "avx2")]
+fn to_bytes(bits: __m256i) -> [u8; STEP] {
+    let mut out = [0u8; STEP];
+    // SAFETY: writes the 32 bytes of `out`; no alignment needed.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), bits) };
+    out
+}
+
 #[target_feature(enable = "avx2")]
 fn find(teddy: &Teddy, hay: &[u8], from: usize, to: usize) -> Option<Hit> {
     let masks = masks(teddy);
@@ -87,24 +126,37 @@ fn find(teddy: &Teddy, hay: &[u8], from: usize, to: usize) -> Option<Hit> {
     // Positions whose READ bytes lie in `hay`; the rest go to the scalar loop.
     let simd_end = end.min(hay.len().saturating_sub(READ - 1));
     let mut at = from;
+    // Two steps per round: one branch per 64 bytes when nothing is found.
+    while at + STEP < simd_end {
+        // SAFETY: at + STEP < simd_end <= hay.len() - (READ - 1), so both
+        // steps' READ bytes lie in `hay`.
+        let (first, second) =
+            unsafe { (classify(&masks, hay, at), classify(&masks, hay, at + STEP)) };
+        let (found_first, found_second) = (candidates(first), candidates(second));
+        if found_first | found_second != 0 {
+            for (base, found, bits) in [(at, found_first, first), (at + STEP, found_second, second)]
+            {
+                if found == 0 {
+                    continue;
+                }
+                match verify_step(teddy, hay, (base, end), found, to_bytes(bits)) {
+                    Step::Hit(hit) => return Some(hit),
+                    Step::End => return None,
+                    Step::Next => {}
+                }
+            }
+        }
+        at += 2 * STEP;
+    }
     while at < simd_end {
         // SAFETY: at < simd_end <= hay.len() - (READ - 1), so at + READ <= hay.len().
         let bits = unsafe { classify(&masks, hay, at) };
-        let mut found = candidates(bits);
+        let found = candidates(bits);
         if found != 0 {
-            let mut per_pos = [0u8; STEP];
-            // SAFETY: writes the 32 bytes of `per_pos`; no alignment needed.
-            unsafe { _mm256_storeu_si256(per_pos.as_mut_ptr().cast(), bits) };
-            while found != 0 {
-                let j = found.trailing_zeros() as usize;
-                found &= found - 1;
-                let pos = at + j;
-                if pos >= end {
-                    return None;
-                }
-                if let Some(hit) = teddy.verify(hay, pos, per_pos.get(j).copied().unwrap_or(0)) {
-                    return Some(hit);
-                }
+            match verify_step(teddy, hay, (at, end), found, to_bytes(bits)) {
+                Step::Hit(hit) => return Some(hit),
+                Step::End => return None,
+                Step::Next => {}
             }
         }
         at += STEP;
