@@ -8,7 +8,8 @@
 //! instead of running it forever.
 
 use std::collections::HashSet;
-use std::collections::VecDeque;
+
+use rayon::prelude::*;
 
 use crate::ext4::layout::{FileByteRange, Inode, Layout, ROOT_INO, file_type};
 
@@ -30,67 +31,84 @@ pub(crate) struct Walk {
 
 /// Every regular file of the filesystem, breadth first from the root, in
 /// on-disk directory order (deterministic for one image).
+///
+/// One level of the tree at a time: the directories of a level are read in
+/// parallel (reading directory blocks is most of the walk's time, ~25 ms on
+/// one core for a 12,000-file system), then their entries are taken in
+/// order, so the result is the same as a sequential walk's.
 pub(crate) fn walk(layout: &Layout<'_>) -> Walk {
     let mut out = Walk::default();
     let mut seen_dirs: HashSet<u32> = HashSet::new();
     let mut seen_files: HashSet<u32> = HashSet::new();
-    let mut queue: VecDeque<(u32, String)> = VecDeque::new();
     seen_dirs.insert(ROOT_INO);
-    queue.push_back((ROOT_INO, String::new()));
-    while let Some((dir_ino, dir_path)) = queue.pop_front() {
-        let entries = match layout.read_dir(dir_ino) {
-            Ok(e) => e,
-            Err(_) => {
+    let mut level: Vec<(u32, String)> = vec![(ROOT_INO, String::new())];
+    while !level.is_empty() {
+        let listed: Vec<Option<Vec<(Kind, u32, String)>>> = level
+            .par_iter()
+            .map(|(dir_ino, dir_path)| list(layout, *dir_ino, dir_path))
+            .collect();
+        let mut next = Vec::new();
+        for entries in listed {
+            let Some(entries) = entries else {
                 out.unreadable += 1;
                 continue;
-            }
-        };
-        for entry in entries {
-            if entry.name == b"." || entry.name == b".." || entry.ino == 0 {
-                continue;
-            }
-            let kind = match entry.file_type {
-                file_type::REGULAR => Kind::File,
-                file_type::DIRECTORY => Kind::Dir,
-                // Without the filetype feature the entry does not say:
-                // the inode does.
-                file_type::UNKNOWN => match layout.inode(entry.ino) {
-                    Ok(inode) if inode.is_regular() => Kind::File,
-                    Ok(inode) if inode.is_dir() => Kind::Dir,
-                    Ok(_) => Kind::Other,
-                    Err(_) => {
-                        out.unreadable += 1;
-                        Kind::Other
-                    }
-                },
-                _ => Kind::Other,
             };
-            let path = format!("{dir_path}/{}", String::from_utf8_lossy(&entry.name));
-            match kind {
-                Kind::Dir => {
-                    if seen_dirs.insert(entry.ino) {
-                        queue.push_back((entry.ino, path));
+            for (kind, ino, path) in entries {
+                match kind {
+                    Kind::Dir => {
+                        if seen_dirs.insert(ino) {
+                            next.push((ino, path));
+                        }
                     }
-                }
-                Kind::File => {
-                    if seen_files.insert(entry.ino) {
-                        out.files.push(FileEntry {
-                            ino: entry.ino,
-                            path,
-                        });
+                    Kind::File => {
+                        if seen_files.insert(ino) {
+                            out.files.push(FileEntry { ino, path });
+                        }
                     }
+                    Kind::Other => {}
+                    Kind::Unreadable => out.unreadable += 1,
                 }
-                Kind::Other => {}
             }
         }
+        level = next;
     }
     out
+}
+
+/// The entries of one directory with their kinds and paths; `None` if it
+/// cannot be read.
+fn list(layout: &Layout<'_>, dir_ino: u32, dir_path: &str) -> Option<Vec<(Kind, u32, String)>> {
+    let entries = layout.read_dir(dir_ino).ok()?;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if entry.name == b"." || entry.name == b".." || entry.ino == 0 {
+            continue;
+        }
+        let kind = match entry.file_type {
+            file_type::REGULAR => Kind::File,
+            file_type::DIRECTORY => Kind::Dir,
+            // Without the filetype feature the entry does not say: the
+            // inode does.
+            file_type::UNKNOWN => match layout.inode(entry.ino) {
+                Ok(inode) if inode.is_regular() => Kind::File,
+                Ok(inode) if inode.is_dir() => Kind::Dir,
+                Ok(_) => Kind::Other,
+                Err(_) => Kind::Unreadable,
+            },
+            _ => Kind::Other,
+        };
+        let path = format!("{dir_path}/{}", String::from_utf8_lossy(&entry.name));
+        out.push((kind, entry.ino, path));
+    }
+    Some(out)
 }
 
 #[derive(Clone, Copy)]
 enum Kind {
     File,
     Dir,
+    /// An inode that could not be read to learn its type.
+    Unreadable,
     Other,
 }
 
