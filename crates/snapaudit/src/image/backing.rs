@@ -1,15 +1,12 @@
 //! Where the image bytes live: a memory map or an owned buffer.
 //!
 //! One of the two modules of the crate that need `unsafe` (the other is the
-//! SIMD prefilter, `scan/prefilter/teddy_avx2.rs`): creating a memory map,
-//! and dropping its page-table entries before unmapping it.
+//! SIMD prefilter, `scan/prefilter/teddy_avx2.rs`): creating a memory map.
 #![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-
-use rayon::prelude::*;
 
 use super::ReadStrategy;
 use crate::{Error, Result};
@@ -76,45 +73,10 @@ impl Backing {
         }
     }
 
-    /// Drops this process's page-table entries for the whole map, a piece
-    /// per worker thread. The kernel tears down the page tables of a map
-    /// page by page; after a scan has read a 2 GiB image's data that took
-    /// ~20 ms on one core, with the other idle, at the very end of the run.
-    /// Afterwards `munmap` has almost nothing left to do.
-    fn release_pages(map: &memmap2::Mmap) {
-        /// Per `madvise` call: few calls, enough pieces for every core.
-        const PIECE_BYTES: usize = 64 << 20;
-        let len = map.len();
-        (0..len.div_ceil(PIECE_BYTES))
-            .into_par_iter()
-            .for_each(|i| {
-                let offset = i * PIECE_BYTES;
-                let n = PIECE_BYTES.min(len - offset);
-                // SAFETY: called from `drop` (`&mut self`), so no reference
-                // into the map exists to observe anything. And even then: the
-                // map is MAP_SHARED and read-only over a file, so DONTNEED
-                // only removes page-table entries and a later read faults the
-                // same bytes back in from the page cache (memmap2 marks it
-                // unsafe for private maps, whose pages it zeroes). The range
-                // lies within the map.
-                let _ = unsafe {
-                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, n)
-                };
-            });
-    }
-
     pub(super) fn bytes(&self) -> &[u8] {
         match self {
             Backing::Mapped(m) => m,
             Backing::Owned(v) => v,
-        }
-    }
-}
-
-impl Drop for Backing {
-    fn drop(&mut self) {
-        if let Backing::Mapped(map) = self {
-            Backing::release_pages(map);
         }
     }
 }
