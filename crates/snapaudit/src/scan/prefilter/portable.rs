@@ -130,8 +130,10 @@ impl Portable {
                         hit
                     }
                 };
+                // On a tie the longer anchor wins: it carries the entries
+                // of its prefixes, and the caller moves past this start.
                 if let Some(h) = found {
-                    if best.is_none_or(|b| h.0 < b.0) {
+                    if best.is_none_or(|b| h.0 < b.0 || (h.0 == b.0 && h.1 > b.1)) {
                         best = Some(h);
                     }
                 }

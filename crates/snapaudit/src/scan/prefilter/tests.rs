@@ -195,3 +195,44 @@ fn builtin_anchors_use_simd_teddy_when_the_cpu_has_avx2() {
     };
     assert_eq!(p.searcher_name(), want);
 }
+
+#[test]
+fn searchers_agree_with_the_definition_on_random_anchor_sets() {
+    // Anchors of 1 to 12 bytes from a small alphabet (so they share
+    // prefixes, nibbles and buckets), some exact, up to the Teddy limit;
+    // haystacks from the same alphabet with case flips and noise.
+    let alphabet = b"aAbB:/_-.=x\x00\xff";
+    let mut g = Gen::new(4242);
+    for round in 0..150 {
+        let count = 1 + (g.next() % super::teddy::MAX_PATTERNS as u64) as usize;
+        let anchors: Vec<(Lit, u32)> = (0..count)
+            .map(|i| {
+                let len = 1 + (g.next() % 12) as usize;
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(g.next() % alphabet.len() as u64) as usize])
+                    .collect();
+                let exact = g.next().is_multiple_of(3);
+                let bytes = if exact {
+                    bytes
+                } else {
+                    bytes.to_ascii_lowercase()
+                };
+                (Lit { bytes, exact }, i as u32)
+            })
+            .collect();
+        let len = 1 + (g.next() % 700) as usize;
+        let hay: Vec<u8> = (0..len)
+            .map(|_| alphabet[(g.next() % alphabet.len() as u64) as usize])
+            .collect();
+        let want = naive(&anchors, &hay, 0, hay.len());
+        for choice in all_choices() {
+            let p = Prefilter::build_with(anchors.clone(), choice).expect("build");
+            assert_eq!(
+                seen(&p, &hay, 0, hay.len()),
+                want,
+                "{} round {round}",
+                p.searcher_name()
+            );
+        }
+    }
+}
