@@ -179,6 +179,21 @@ pub mod fixtures {
         command
     }
 
+    /// Runs `command` to completion; panics, with its stderr, unless it
+    /// exits successfully.
+    pub fn run_ok(command: &mut Command) -> std::process::Output {
+        let out = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            command.get_program(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// `meta/NAME.env`: `key=value` lines written by the build script.
     #[derive(Debug, Clone, Default)]
     pub struct Meta {

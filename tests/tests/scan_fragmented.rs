@@ -14,7 +14,7 @@ use std::path::Path;
 
 use snapaudit::image::Image;
 use snapaudit::scan::{ScanOptions, scan_report};
-use snapaudit_tests::fixtures::tool;
+use snapaudit_tests::fixtures::{run_ok, tool};
 
 const PIECE: usize = 64 * 1024;
 const PIECES: usize = 96; // 6 MiB: over the 4 MiB copied whole
@@ -55,17 +55,12 @@ fn tokens_across_the_extents_of_a_large_fragmented_file_are_found_once() {
         .unwrap();
     }
     let image = dir.path().join("fs.img");
-    let out = tool("mke2fs")
-        .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-d"])
-        .arg(&root)
-        .arg(&image)
-        .arg("24M")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        tool("mke2fs")
+            .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-d"])
+            .arg(&root)
+            .arg(&image)
+            .arg("24M"),
     );
     for i in (0..2 * PIECES + 8).step_by(2) {
         debugfs(&image, &format!("rm /fill/{i:04}"));

@@ -18,7 +18,7 @@ use std::process::Command;
 use snapaudit::image::Image;
 use snapaudit::report::{Finding, Severity};
 use snapaudit::scan::{ScanOptions, scan_report};
-use snapaudit_tests::fixtures::tool;
+use snapaudit_tests::fixtures::{run_ok, tool};
 use snapaudit_tests::workspace_root;
 
 const MIB: u64 = 1 << 20;
@@ -94,19 +94,14 @@ fn build(db: Db) -> (tempfile::TempDir, PathBuf) {
         .write_all(b"label: dos\nstart=2048, type=83, bootable\n")
         .unwrap();
     assert!(sfdisk.wait().unwrap().success(), "sfdisk");
-    let out = tool("mke2fs")
-        .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-E"])
-        .arg(format!("offset={MIB},root_owner=0:0"))
-        .arg("-d")
-        .arg(&root)
-        .arg(&image)
-        .arg(format!("{}k", fs_bytes / 1024))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mke2fs: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        tool("mke2fs")
+            .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-E"])
+            .arg(format!("offset={MIB},root_owner=0:0"))
+            .arg("-d")
+            .arg(&root)
+            .arg(&image)
+            .arg(format!("{}k", fs_bytes / 1024)),
     );
     (dir, image)
 }

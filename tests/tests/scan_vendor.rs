@@ -15,7 +15,7 @@ use md5::{Digest, Md5};
 use snapaudit::image::Image;
 use snapaudit::report::{Finding, Severity};
 use snapaudit::scan::{ScanOptions, UNIT_BYTES, scan_report};
-use snapaudit_tests::fixtures::tool;
+use snapaudit_tests::fixtures::{run_ok, tool};
 
 /// Deterministic filler (xorshift).
 fn filler(len: usize, seed: u64) -> Vec<u8> {
@@ -130,27 +130,22 @@ fn build() -> Built {
     std::fs::hard_link(root.join("srv/big.bin"), root.join("srv/big-link.bin")).unwrap();
 
     let image = dir.path().join("fs.img");
-    let out = tool("mke2fs")
-        .args([
-            "-q",
-            "-F",
-            "-t",
-            "ext4",
-            "-b",
-            "4096",
-            "-E",
-            "root_owner=0:0",
-            "-d",
-        ])
-        .arg(&root)
-        .arg(&image)
-        .arg("64M")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mke2fs: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        tool("mke2fs")
+            .args([
+                "-q",
+                "-F",
+                "-t",
+                "ext4",
+                "-b",
+                "4096",
+                "-E",
+                "root_owner=0:0",
+                "-d",
+            ])
+            .arg(&root)
+            .arg(&image)
+            .arg("64M"),
     );
     Built {
         _dir: dir,
@@ -279,29 +274,24 @@ fn inline_data_files_are_scanned_in_their_inode() {
     let token = format!("ghp_{}", chars(ALNUM, 36, 900));
     write(&root, "etc/ci/token", format!("T={token}\n").as_bytes());
     let image = dir.path().join("fs.img");
-    let out = tool("mke2fs")
-        .args([
-            "-q",
-            "-F",
-            "-t",
-            "ext4",
-            "-b",
-            "4096",
-            "-I",
-            "256",
-            "-O",
-            "inline_data",
-            "-d",
-        ])
-        .arg(&root)
-        .arg(&image)
-        .arg("16M")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "mke2fs: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        tool("mke2fs")
+            .args([
+                "-q",
+                "-F",
+                "-t",
+                "ext4",
+                "-b",
+                "4096",
+                "-I",
+                "256",
+                "-O",
+                "inline_data",
+                "-d",
+            ])
+            .arg(&root)
+            .arg(&image)
+            .arg("16M"),
     );
     let report = scan_report(
         &Image::open(&image).unwrap(),
