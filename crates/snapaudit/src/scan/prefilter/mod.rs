@@ -76,8 +76,6 @@ enum Searcher {
 
 #[derive(Debug)]
 pub(crate) struct Prefilter {
-    #[cfg(test)]
-    patterns: Vec<Pattern>,
     /// What it was built from (tests build other searchers from it).
     #[cfg(test)]
     pub(crate) anchors: Vec<(Lit, u32)>,
@@ -171,8 +169,6 @@ impl Prefilter {
         };
         Ok(Prefilter {
             #[cfg(test)]
-            patterns,
-            #[cfg(test)]
             anchors: given,
             entries,
             searcher,
@@ -193,7 +189,15 @@ impl Prefilter {
     /// Fat Teddy).
     #[cfg(test)]
     pub(crate) fn long_count(&self) -> usize {
-        self.patterns.iter().filter(|p| p.bytes.len() >= 4).count()
+        let mut long: Vec<Vec<u8>> = self
+            .anchors
+            .iter()
+            .map(|(lit, _)| lit.bytes.to_ascii_lowercase())
+            .filter(|key| key.len() >= 4)
+            .collect();
+        long.sort_unstable();
+        long.dedup();
+        long.len()
     }
 
     pub(crate) fn entries(&self, pattern: usize) -> &[Entry] {

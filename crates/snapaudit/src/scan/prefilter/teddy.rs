@@ -112,8 +112,8 @@ impl Teddy {
         if simd == Simd::Detect {
             return None;
         }
-        let buckets = assign(patterns);
-        let (lo, hi) = tables(patterns, &buckets);
+        let (buckets, nibbles) = assign(patterns);
+        let (lo, hi) = tables(&nibbles);
         Some(Teddy {
             patterns: patterns.to_vec(),
             heads: patterns.iter().map(Head::of).collect(),
@@ -258,7 +258,9 @@ impl Nibbles {
 /// letters), each into the bucket whose expected candidate rate grows
 /// least. An empty bucket's rate is 0, so the first patterns spread out
 /// unless one shares nibbles with another almost exactly (`ghp_`, `gho_`).
-fn assign(patterns: &[Pattern]) -> [Vec<usize>; BUCKETS] {
+///
+/// Returns each bucket's patterns and the nibbles they admit.
+fn assign(patterns: &[Pattern]) -> ([Vec<usize>; BUCKETS], [Nibbles; BUCKETS]) {
     let alone: Vec<f64> = patterns
         .iter()
         .map(|p| {
@@ -297,35 +299,23 @@ fn assign(patterns: &[Pattern]) -> [Vec<usize>; BUCKETS] {
             members.push(id);
         }
     }
-    buckets
+    (buckets, masks)
 }
 
-/// The nibble tables of the buckets.
-fn tables(patterns: &[Pattern], buckets: &[Vec<usize>; BUCKETS]) -> (Table, Table) {
+/// The nibble tables of the buckets: bit `b` of `lo[i][n]` (`hi[i][n]`)
+/// is set when bucket `b` admits low (high) nibble `n` at position `i`.
+fn tables(nibbles: &[Nibbles; BUCKETS]) -> (Table, Table) {
     let mut lo: Table = [[0; 16]; FINGERPRINT];
     let mut hi: Table = [[0; 16]; FINGERPRINT];
-    for (b, members) in buckets.iter().enumerate() {
+    for (b, bucket) in nibbles.iter().enumerate() {
         let bit = 1u8 << b;
-        for p in members.iter().filter_map(|&id| patterns.get(id)) {
-            for i in 0..FINGERPRINT {
-                let (Some(lo_i), Some(hi_i)) = (lo.get_mut(i), hi.get_mut(i)) else {
-                    continue;
-                };
-                match admitted(p, i) {
-                    Some(bytes) => {
-                        for byte in bytes {
-                            if let Some(x) = lo_i.get_mut(usize::from(byte & 15)) {
-                                *x |= bit;
-                            }
-                            if let Some(x) = hi_i.get_mut(usize::from(byte >> 4)) {
-                                *x |= bit;
-                            }
-                        }
-                    }
-                    None => {
-                        lo_i.iter_mut().for_each(|x| *x |= bit);
-                        hi_i.iter_mut().for_each(|x| *x |= bit);
-                    }
+        for (&(lo_set, hi_set), (lo_i, hi_i)) in bucket.0.iter().zip(lo.iter_mut().zip(&mut hi)) {
+            for (n, (l, h)) in lo_i.iter_mut().zip(hi_i.iter_mut()).enumerate() {
+                if lo_set & (1 << n) != 0 {
+                    *l |= bit;
+                }
+                if hi_set & (1 << n) != 0 {
+                    *h |= bit;
                 }
             }
         }

@@ -1,6 +1,8 @@
 //! The searchers against each other and against a naive definition: every
 //! (position, rule) whose anchor occurs there, case rules included.
 
+use std::ops::Range;
+
 use super::{Choice, LowerBlock, Prefilter};
 use crate::scan::pattern::Lit;
 use crate::scan::tests::Gen;
@@ -96,8 +98,23 @@ fn haystack(g: &mut Gen, anchors: &[(Lit, u32)], len: usize) -> Vec<u8> {
     hay
 }
 
-fn all_choices() -> [Choice; 3] {
+/// The same anchors in every searcher: AVX2 Teddy (where the CPU has it),
+/// portable, scalar Teddy.
+fn all_searchers(anchors: &[(Lit, u32)]) -> Vec<Prefilter> {
     [Choice::Best, Choice::Portable, Choice::TeddyScalar]
+        .into_iter()
+        .map(|choice| Prefilter::build_with(anchors.to_vec(), choice).expect("build"))
+        .collect()
+}
+
+/// `p` sees exactly `want` in `range` of `hay`.
+fn assert_sees(p: &Prefilter, hay: &[u8], range: Range<usize>, want: &[(usize, u32)], what: &str) {
+    assert_eq!(
+        seen(p, hay, range.start, range.end),
+        want,
+        "{} {what} range {range:?}",
+        p.searcher_name()
+    );
 }
 
 #[test]
@@ -108,23 +125,13 @@ fn searchers_agree_with_the_definition_on_the_builtin_anchors() {
         let hay = haystack(&mut g, &anchors, 4096 + round * 97);
         let want = naive(&anchors, &hay, 0, hay.len());
         assert!(want.len() > 20, "round {round}: too few planted hits");
-        for choice in all_choices() {
-            let p = Prefilter::build_with(anchors.clone(), choice).expect("build");
-            assert_eq!(
-                seen(&p, &hay, 0, hay.len()),
-                want,
-                "{} round {round}",
-                p.searcher_name()
-            );
+        let what = format!("round {round}");
+        for p in all_searchers(&anchors) {
+            assert_sees(&p, &hay, 0..hay.len(), &want, &what);
             // Sub-ranges: hits start in from..to but may end past `to`.
             let from = (g.next() as usize) % hay.len();
             let to = from + (g.next() as usize) % (hay.len() - from + 1);
-            assert_eq!(
-                seen(&p, &hay, from, to),
-                naive(&anchors, &hay, from, to),
-                "{} round {round} range {from}..{to}",
-                p.searcher_name()
-            );
+            assert_sees(&p, &hay, from..to, &naive(&anchors, &hay, from, to), &what);
         }
     }
 }
@@ -154,9 +161,8 @@ fn short_prefix_and_overlapping_anchors() {
     let hay = b"PASSWORD=hunter2 pAsSwOrD k=v q Q http://x xoxb- PASS".as_slice();
     let want = naive(&anchors, hay, 0, hay.len());
     assert!(want.contains(&(0, 3)) && want.contains(&(0, 5)) && want.contains(&(3, 7)));
-    for choice in all_choices() {
-        let p = Prefilter::build_with(anchors.clone(), choice).expect("build");
-        assert_eq!(seen(&p, hay, 0, hay.len()), want, "{}", p.searcher_name());
+    for p in all_searchers(&anchors) {
+        assert_sees(&p, hay, 0..hay.len(), &want, "planted");
         // An anchor cut by the end of the data is no hit.
         assert_eq!(
             seen(&p, &hay[..hay.len() - 1], hay.len() - 4, hay.len() - 1),
@@ -225,14 +231,8 @@ fn searchers_agree_with_the_definition_on_random_anchor_sets() {
             .map(|_| alphabet[(g.next() % alphabet.len() as u64) as usize])
             .collect();
         let want = naive(&anchors, &hay, 0, hay.len());
-        for choice in all_choices() {
-            let p = Prefilter::build_with(anchors.clone(), choice).expect("build");
-            assert_eq!(
-                seen(&p, &hay, 0, hay.len()),
-                want,
-                "{} round {round}",
-                p.searcher_name()
-            );
+        for p in all_searchers(&anchors) {
+            assert_sees(&p, &hay, 0..hay.len(), &want, &format!("round {round}"));
         }
     }
 }
