@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bound=${1:-30}
-corpus=../shared/peer-corpus/e2fsprogs
+corpus=testdata/peer-corpus/e2fsprogs
 [ -d "$corpus" ] || { echo "no peer corpus at $corpus" >&2; exit 2; }
 cargo build --release -q -p snapaudit-cli
 bin=$(pwd)/target/release/snapaudit

@@ -11,7 +11,7 @@
 #
 # Inputs: fuzz/seeds/TARGET (committed), fuzz/corpus/TARGET (the growing
 # working corpus, not committed), and for some targets the peer corpus
-# (../shared/peer-corpus, read-only, when present). Crashes, timeouts and
+# (testdata/peer-corpus). Crashes, timeouts and
 # out-of-memory inputs land in fuzz/artifacts/TARGET/. The summary (one line
 # per target: executions, executions/s, new corpus size, peak RSS, result)
 # is printed and appended to fuzz/runs.tsv.
@@ -40,7 +40,7 @@ nice "${fuzz[@]}" build "${build_flags[@]}" || exit 2
 
 [ -d seeds ] || bash seeds.sh
 
-peer=$fuzz_dir/../../shared/peer-corpus
+peer=$fuzz_dir/../testdata/peer-corpus
 extra=$(mktemp -d)
 trap 'rm -rf "$extra"' EXIT
 

@@ -11,7 +11,7 @@
 # 1 MiB disks; see fuzz/src/lib.rs `padded`), so libFuzzer mutates
 # metadata, not the zeros behind it.
 #
-# The peer corpus (../shared/peer-corpus) is not copied here: run-all.sh
+# The peer corpus (testdata/peer-corpus) is not copied here: run-all.sh
 # passes its files to libFuzzer as extra seed directories when it exists.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -39,6 +39,18 @@ python3 -c 'import venv' 2>/dev/null || {
     exit 1
 }
 
+step "self-contained: no tracked file reads the steering repo"
+# A fresh clone has nothing beside it; every corpus and document the project
+# uses is committed under testdata/ or docs/. (The pattern is split so that
+# this line does not match itself.)
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    outside='\.\./'"shared"
+    if git ls-files -z | xargs -0 grep -ln -e "$outside" -- 2>/dev/null; then
+        echo "the files above refer to the steering repo's shared folder; use testdata/ or docs/" >&2
+        exit 1
+    fi
+fi
+
 step "style: cargo fmt, clippy"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

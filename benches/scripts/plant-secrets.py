@@ -10,7 +10,7 @@ itself never looks like a key). TSV gets one row per planted secret value:
     path  line  offset_bytes  kind  rule  severity  also_rules  note
 
 `line` is 1-based (empty for a whole-file finding), `rule` is the rule id of
-/work/shared/RULES.md that must fire on it, `also_rules` lists file-level rules
+docs/RULES.md that must fire on it, `also_rules` lists file-level rules
 expected on the same path (e.g. secret.credentials-file). The values
 themselves are never written to TSV. One extra line `#deleted<TAB>PATH` names
 the file the image script deletes with debugfs after mke2fs; its row has path

@@ -3,7 +3,7 @@
 The tree is written by Python, packed into ext4 filesystems with
 ``mke2fs -d`` (e2fsprogs) and placed into partitioned disks laid out with
 ``sfdisk``, so every test can compare what snapaudit parses with the files
-it came from. Tests that need the images skip when the tools are missing.
+it came from. Tests that need the images fail, with the install command, when the tools are missing.
 """
 
 from __future__ import annotations
@@ -149,7 +149,9 @@ MBR_BYTES = 41 * MIB + 1024 * SECTOR
 @pytest.fixture(scope="session")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Fixtures:
     if MKE2FS is None or SFDISK is None:
-        pytest.skip("mke2fs (e2fsprogs) and sfdisk (fdisk) are needed to build the test images")
+        pytest.fail(
+            "mke2fs and sfdisk are needed to build the test images: apt-get install -y e2fsprogs fdisk"
+        )
     base = tmp_path_factory.mktemp("images")
     src = base / "src"
     make_source_tree(src)

@@ -94,7 +94,7 @@ def _cli() -> Path | None:
 def test_report_findings_equal_the_cli_json(images) -> None:
     cli = _cli()
     if cli is None:
-        pytest.skip("the snapaudit CLI is not built (cargo build -p snapaudit-cli)")
+        pytest.fail("the snapaudit CLI is not built: cargo build -p snapaudit-cli")
     for disk in (images.mbr, images.gpt):
         out = subprocess.run(
             [str(cli), "check", "--no-scan", "--format", "json", str(disk)],

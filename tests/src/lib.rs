@@ -1,6 +1,6 @@
 //! Helpers for the integration tests in `tests/tests/`: the fixture images
 //! built by `testdata/build-fixtures.sh` (see `testdata/FIXTURES.md`), the
-//! committed sample disk, and the peer corpus in `../shared/peer-corpus`.
+//! committed sample disk, and the peer corpus in `testdata/peer-corpus`.
 //!
 //! Test helpers panic with a clear message instead of returning errors: a
 //! missing tool or a failed build should stop the test that needed it.
@@ -16,13 +16,11 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `<workspace>/../shared/peer-corpus`: test material written by other
-/// projects (see its README.md and SOURCES.txt files).
+/// `<workspace>/testdata/peer-corpus`: test material written by other
+/// projects (see its README.md and SOURCES.txt files), committed with the
+/// project so that a fresh clone tests the same inputs.
 pub fn peer_corpus() -> PathBuf {
-    workspace_root()
-        .join("..")
-        .join("shared")
-        .join("peer-corpus")
+    workspace_root().join("testdata").join("peer-corpus")
 }
 
 /// Decompresses a gzip file (an e2fsprogs corpus `image.gz`) into a

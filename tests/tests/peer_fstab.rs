@@ -1,10 +1,10 @@
 //! snapaudit's fstab parser against other projects' fstab test data.
 //!
-//! Inputs and expectations come from /work/shared/peer-corpus/fstab (see its
+//! Inputs and expectations come from testdata/peer-corpus/fstab (see its
 //! SOURCES.txt): util-linux's libmount test files with libmount's own parse
 //! output (`tests/expected/libmount/tabfiles-*`), augeas's fstab lens inputs
 //! with the trees augeas expects, and systemd's fstab-generator inputs.
-//! Files are read in place, not copied into this repository.
+//! Files are read in place from the copy committed under testdata/.
 
 // Test helpers unwrap: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +16,7 @@ use snapaudit::system::fstab::{self, Fstab, Source};
 fn corpus(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/peer-corpus/fstab"
+        "/../testdata/peer-corpus/fstab"
     ))
     .join(rel)
 }

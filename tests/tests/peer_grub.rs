@@ -1,6 +1,6 @@
 //! snapaudit's bootloader parsers against other projects' GRUB test data.
 //!
-//! Inputs come from /work/shared/peer-corpus/grub (see its SOURCES.txt):
+//! Inputs come from testdata/peer-corpus/grub (see its SOURCES.txt):
 //! rhboot/grubby's test configs with grubby's expected `--default-index`,
 //! `--default-title` and `--default-kernel` output
 //! (`grubby-corpus/EXPECTED_DISPLAY.tsv` and `results/`), real grub.cfg and
@@ -30,7 +30,7 @@ use snapaudit::system::grub::{self, BootKind, MenuNode, bls, cmdline, grub2, gru
 fn corpus(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/peer-corpus/grub"
+        "/../testdata/peer-corpus/grub"
     ))
     .join(rel)
 }

@@ -13,7 +13,7 @@ use snapaudit::image::Image;
 use snapaudit::partition::{PartitionTable, TableKind};
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/peer-corpus")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/peer-corpus")
 }
 
 fn table_of(rel: &str) -> PartitionTable {

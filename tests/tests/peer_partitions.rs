@@ -12,7 +12,7 @@ use snapaudit::image::Image;
 use snapaudit::partition::{PartitionTable, TableKind};
 
 fn corpus() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/peer-corpus/partitions/util-linux")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/peer-corpus/partitions/util-linux")
 }
 
 /// `#N: start size 0xTYPE [name='…'] [uuid='…'] [type='…']` lines.
