@@ -82,7 +82,7 @@ fn open_report(path: &Path) -> Native<Report> {
     let info = ImageInfo {
         path: path.display().to_string(),
         size_bytes: image.size_bytes(),
-        format: image.compression().format_name().to_string(),
+        format: image.format_name(),
     };
     let mut report = Report::new(info, Job::Open.profile());
     report.disk = DiskInfo::from_table(&table, root);

@@ -99,7 +99,7 @@ pub(crate) fn open_image(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<
             } else {
                 ReadStrategy::Read
             },
-            progress: None,
+            ..Default::default()
         };
         let image = Arc::new(snapaudit::image::Image::open_with(&path, options)?);
         let table = PartitionTable::read(&image)?;
@@ -176,11 +176,12 @@ impl Image {
         self.image.size_bytes()
     }
 
-    /// `raw`, or the compression the input arrived in (`gz`, `zst`, `xz`,
-    /// `tar`, `tar.gz`, …).
+    /// The container and the compression around it: `raw`, `qcow2`,
+    /// `vhd-fixed`, `vmdk-stream`, …; `gz`, `tar.gz`, … for compressed raw
+    /// disks; `qcow2.gz` for a gzipped qcow2.
     #[getter]
-    fn format(&self) -> &'static str {
-        self.image.compression().format_name()
+    fn format(&self) -> String {
+        self.image.format_name()
     }
 
     /// `gpt`, `mbr` or `none`.

@@ -23,7 +23,7 @@ fn open(name: &str, strategy: ReadStrategy) -> Image {
         fixtures::image(name),
         OpenOptions {
             strategy,
-            progress: None,
+            ..Default::default()
         },
     )
     .unwrap()

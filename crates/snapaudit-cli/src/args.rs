@@ -29,6 +29,10 @@ pub struct Common {
     /// that may change while being read, e.g. on network filesystems).
     #[arg(long, global = true)]
     pub no_mmap: bool,
+    /// Look for backing files (qcow2 backing chains, differencing VHD
+    /// parents) by base name in DIR, instead of where the image says.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub backing_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -74,7 +74,13 @@ pub fn audit_all(
     let stdout = Mutex::new(std::io::stdout());
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let one = |path: &PathBuf| -> Report {
-        let report = audit_one(path, strategy, profile, audit);
+        let report = audit_one(
+            path,
+            strategy,
+            common.backing_dir.as_deref(),
+            profile,
+            audit,
+        );
         if let Some(bar) = &bar {
             bar.inc(1);
         }
@@ -127,6 +133,7 @@ pub fn audit_all(
 fn audit_one(
     path: &Path,
     strategy: ReadStrategy,
+    backing_dir: Option<&Path>,
     profile: &str,
     audit: &(dyn Fn(&Image) -> snapaudit::Result<Report> + Sync),
 ) -> Report {
@@ -134,7 +141,8 @@ fn audit_one(
         path,
         OpenOptions {
             strategy,
-            progress: None,
+            backing_dir,
+            ..Default::default()
         },
     );
     let info = snapaudit::report::ImageInfo {

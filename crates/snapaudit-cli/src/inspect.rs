@@ -38,7 +38,7 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
         image: ImageInfo {
             path: args.image.display().to_string(),
             size_bytes: image.size_bytes(),
-            format: image.compression().format_name().to_string(),
+            format: image.format_name(),
         },
         disk: DiskInfo::from_table(&table, root),
         problems: table

@@ -43,6 +43,7 @@ pub fn image(common: &Common, path: &Path) -> Result<Image> {
             ReadStrategy::Mmap
         },
         progress: Some(&progress),
+        backing_dir: common.backing_dir.as_deref(),
     };
     let img = Image::open_with(path, options)
         .with_context(|| format!("cannot open {}", path.display()))?;

@@ -9,6 +9,7 @@
 //! disk is checked, and a corrupt image yields an [`Error`] or a finding,
 //! never a panic.
 
+pub mod container;
 pub mod error;
 pub mod ext4;
 pub mod image;

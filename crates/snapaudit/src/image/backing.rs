@@ -15,6 +15,8 @@ use crate::{Error, Result};
 pub(super) enum Backing {
     Mapped(memmap2::Mmap),
     Owned(Vec<u8>),
+    /// A container's virtual disk (see `stitch`).
+    Stitched(super::stitch::Stitched),
 }
 
 impl Backing {
@@ -77,6 +79,7 @@ impl Backing {
         match self {
             Backing::Mapped(m) => m,
             Backing::Owned(v) => v,
+            Backing::Stitched(s) => s.bytes(),
         }
     }
 }

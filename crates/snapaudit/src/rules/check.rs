@@ -36,7 +36,7 @@ pub fn image_info(image: &Image) -> ImageInfo {
     ImageInfo {
         path: image.path().display().to_string(),
         size_bytes: image.size_bytes(),
-        format: image.compression().format_name().to_string(),
+        format: image.format_name(),
     }
 }
 

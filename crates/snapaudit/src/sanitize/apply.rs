@@ -90,6 +90,13 @@ pub fn apply(image: &Image, plan: &Plan, out: &Path, options: &ApplyOptions) -> 
                     image.compression().format_name()
                 )));
             }
+            if !image.is_plain_file() {
+                return Err(Error::invalid(format!(
+                    "--in-place is refused for {}: it is a {} container, whose clusters snapaudit does not rewrite; write a new image with -o OUT",
+                    image.path().display(),
+                    image.format_name()
+                )));
+            }
             if !same_file(out, image.path()) {
                 return Err(Error::invalid(format!(
                     "in-place sanitizing writes the input image itself: {} is not {}",

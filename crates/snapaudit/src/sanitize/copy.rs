@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::ranges::{ByteRange, gaps};
 use super::sys::{self, Seek};
-use crate::image::{Compression, Image};
+use crate::image::Image;
 use crate::{Error, Result};
 
 /// Unit of zero detection and of the read/write fallback.
@@ -71,10 +71,10 @@ pub(super) fn is_zero(bytes: &[u8]) -> bool {
 }
 
 /// The input file behind `image`, if the image is a plain, uncompressed
-/// regular file of the mapped size (so that its descriptor can be handed to
-/// the kernel).
+/// regular file of the mapped size with no container around the disk (so
+/// that its descriptor can be handed to the kernel).
 fn input_file(image: &Image) -> Option<File> {
-    if image.compression() != Compression::None {
+    if !image.is_plain_file() {
         return None;
     }
     let file = File::open(image.path()).ok()?;
@@ -115,11 +115,11 @@ pub(super) fn data_segments(file: &File, size: u64) -> Vec<(u64, u64)> {
     out
 }
 
-/// The data segments of `image`'s file where they can be learned cheaply,
-/// else the whole image.
+/// The data segments of `image` (its allocation map: a container's
+/// tables, a raw file's holes) where they are known, else the whole image.
 pub(super) fn image_data_segments(image: &Image) -> Vec<(u64, u64)> {
-    match input_file(image) {
-        Some(file) => data_segments(&file, image.size_bytes()),
+    match image.data_ranges() {
+        Some(ranges) => ranges.iter().map(|r| (r.start, r.end)).collect(),
         None => vec![(0, image.size_bytes())],
     }
 }

@@ -1,45 +1,29 @@
-//! The hole map of a sparse image file: which byte ranges hold data, from
-//! `lseek(SEEK_DATA/SEEK_HOLE)`.
+//! The allocation map of an image: which byte ranges may hold data.
 //!
 //! Disk images are usually sparse (`qemu-img convert`, `dd conv=sparse`,
-//! `cp --sparse`): the never-written part of the disk — most of the free
-//! space — is a hole in the file and reads as zeros. Raw mode skips holes
-//! without touching them, which saves the page faults and the zero test of
-//! gigabytes of zeros; what remains is tested block by block as before.
-//!
-//! The map is read from the file at the image's path, so it is only used
-//! for raw, uncompressed images whose file has the image's size (an
-//! expanded compressed input lives in an unlinked temporary file). Like the
-//! memory map itself, it assumes the file is not modified during the scan.
+//! `cp --sparse`) and containers record what is allocated: the never-written
+//! part of the disk — most of the free space — reads as zeros. Raw mode
+//! skips it without touching it, which saves the page faults and the zero
+//! test of gigabytes of zeros; what remains is tested block by block as
+//! before. The map is [`Image::data_ranges`]: a container's tables, or the
+//! holes of a raw file (`SEEK_DATA`), read from the image's own source.
 
 use std::ops::Range;
 
-use crate::image::{Compression, Image};
+use crate::image::Image;
 
-/// More data extents than this (a pathologically fragmented sparse file):
-/// no map, every block gets the zero test instead.
-const MAX_EXTENTS: usize = 1 << 20;
-
-/// The data (non-hole) ranges of the image file, in image offsets.
+/// The data (non-hole) ranges of the image, in image offsets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DataMap {
     data: Vec<Range<u64>>,
 }
 
 impl DataMap {
-    /// The map of `image`'s file, or `None` when it cannot be known (a
-    /// compressed input, a block device, a platform or filesystem without
-    /// SEEK_DATA): then nothing is skipped.
+    /// The map of `image`, or `None` when it cannot be known (a block
+    /// device, a filesystem without SEEK_DATA, bytes in memory): then
+    /// nothing is skipped.
     pub(crate) fn of(image: &Image) -> Option<DataMap> {
-        if image.compression() != Compression::None {
-            return None;
-        }
-        let file = std::fs::File::open(image.path()).ok()?;
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() || meta.len() != image.size_bytes() {
-            return None;
-        }
-        read_map(&file, meta.len())
+        image.data_ranges().map(|r| DataMap { data: r.to_vec() })
     }
 
     #[cfg(test)]
@@ -53,40 +37,6 @@ impl DataMap {
         let i = self.data.partition_point(|r| r.end <= at);
         self.data.get(i).map_or(u64::MAX, |r| r.start.max(at))
     }
-}
-
-#[cfg(unix)]
-fn read_map(file: &std::fs::File, size: u64) -> Option<DataMap> {
-    use rustix::fs::{SeekFrom, seek};
-    use rustix::io::Errno;
-    let mut data: Vec<Range<u64>> = Vec::new();
-    let mut at = 0u64;
-    while at < size {
-        let start = match seek(file, SeekFrom::Data(at)) {
-            Ok(start) => start,
-            // No data after `at`.
-            Err(Errno::NXIO) => break,
-            Err(_) => return None,
-        };
-        if start >= size {
-            break;
-        }
-        let end = seek(file, SeekFrom::Hole(start)).ok()?.min(size);
-        if end <= start || start < at {
-            return None;
-        }
-        data.push(start..end);
-        if data.len() > MAX_EXTENTS {
-            return None;
-        }
-        at = end;
-    }
-    Some(DataMap { data })
-}
-
-#[cfg(not(unix))]
-fn read_map(_file: &std::fs::File, _size: u64) -> Option<DataMap> {
-    None
 }
 
 #[cfg(test)]
@@ -114,10 +64,10 @@ mod tests {
             .expect("seek");
         f.as_file_mut().write_all(&[1u8; 4096]).expect("write");
         f.as_file_mut().flush().expect("flush");
-        let Some(map) = read_map(f.as_file(), size) else {
-            // A filesystem without SEEK_DATA: nothing to check.
-            return;
-        };
+        let image = Image::open(f.path()).expect("open");
+        // The test directory's filesystem must know SEEK_DATA (ext4, xfs,
+        // tmpfs, btrfs all do): a map that cannot be read fails the test.
+        let map = DataMap::of(&image).expect("SEEK_DATA map of a regular file");
         // Wherever the filesystem puts extent boundaries, the written block
         // is inside the data and the start of the file is not.
         let at = map.next_data(0);
