@@ -21,14 +21,14 @@ use crate::repr::Fields;
 pub(crate) const DEFAULT_READ_MAX_BYTES: u64 = 256 * 1024 * 1024;
 const _: () = assert!(DEFAULT_READ_MAX_BYTES == 268_435_456);
 
-/// Which filesystem a cached reader belongs to: the image's address (kept
+/// Which filesystem a cached reader belongs to: its bytes' address (kept
 /// alive by the cached reader's own `Arc`, so it cannot be reused by another
 /// image while cached) and the byte range.
 type VolumeKey = (usize, u64, u64);
 
 fn volume_key(volume: &Volume) -> VolumeKey {
     (
-        volume.image().bytes().as_ptr() as usize,
+        volume.bytes().as_ptr() as usize,
         volume.start_bytes(),
         volume.size_bytes(),
     )

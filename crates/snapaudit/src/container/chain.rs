@@ -183,7 +183,7 @@ pub(crate) fn fill_gaps(upper: &[Extent], lower: &[Extent], virtual_size: u64) -
 }
 
 /// The part `[start, end)` of `e`.
-fn clip(e: &Extent, start: u64, end: u64) -> Extent {
+pub(crate) fn clip(e: &Extent, start: u64, end: u64) -> Extent {
     let delta = start - e.virt;
     let data = match e.data {
         Data::Zero => Data::Zero,

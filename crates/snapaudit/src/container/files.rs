@@ -137,6 +137,17 @@ impl Files {
         }
     }
 
+    /// The same files through new descriptors (for a derived view that
+    /// outlives nothing but itself).
+    pub fn try_clone(&self) -> Result<Files> {
+        let mut list = Vec::with_capacity(self.list.len());
+        for f in &self.list {
+            let file = f.file.try_clone().map_err(|e| Error::io(&f.path, e))?;
+            list.push(HostFile::new(f.path.clone(), file, f.size));
+        }
+        Ok(Files { list })
+    }
+
     pub fn get(&self, id: FileId) -> &HostFile {
         &self.list[id.0 as usize]
     }

@@ -4,18 +4,46 @@ use crate::image::Image;
 use crate::partition::Partition;
 use crate::{Error, Result};
 
-/// One filesystem's byte range inside a shared image. Cheap to clone and
-/// `Send + Sync`, so it can be handed to worker threads.
+/// What a filesystem lives on: a partition, the whole disk, or a logical
+/// volume. Cheap to clone and `Send + Sync`, so it can be handed to worker
+/// threads.
+///
+/// A volume's bytes are a window of a *source*: the disk itself for a
+/// partition, or a view derived from the disk ([`Image::derive`]) for a
+/// volume that is not one contiguous range of it (a logical volume of
+/// several segments) or whose bytes are changed in memory (a journal
+/// replayed over the filesystem, [`Volume::with_patches`]). Offsets given
+/// to the rest of the crate are volume offsets; [`Volume::image_offset`]
+/// turns them into offsets of the disk.
 #[derive(Debug, Clone)]
 pub struct Volume {
+    /// The disk.
     image: Image,
-    /// Partition number (0 = whole disk).
+    /// Where the volume's bytes are read from, and where they start in it.
+    source: Image,
+    base: u64,
+    /// Partition number (0 = whole disk; for a logical volume, the
+    /// partition of its first segment's physical volume).
     partition: u32,
+    /// `vg/lv` for a logical volume.
+    name: Option<std::sync::Arc<str>>,
+    /// Where the volume's first byte is on the disk.
     start_bytes: u64,
     size_bytes: u64,
+    /// Volume offset → disk offset, for a volume of several segments.
+    segments: Option<std::sync::Arc<[Segment]>>,
 }
 
-/// `ext4-view` reads through this: a bounds-checked window on the image.
+/// A run of a volume that lies contiguous on the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub volume_offset: u64,
+    pub disk_offset: u64,
+    pub len: u64,
+}
+
+/// `ext4-view` reads through this: a bounds-checked window on the volume's
+/// source.
 struct WindowReader {
     image: Image,
     start_bytes: u64,
@@ -80,24 +108,108 @@ impl Volume {
     /// The filesystem in `partition` of `image`; a partition running past
     /// the end of a truncated image is clipped to what is there.
     pub fn new(image: &Image, partition: &Partition) -> Volume {
-        let image = image.clone();
         let disk = image.size_bytes();
         let start_bytes = partition.start_bytes.min(disk);
         let size_bytes = partition.size_bytes.min(disk - start_bytes);
         Volume {
-            image,
+            image: image.clone(),
+            source: image.clone(),
+            base: start_bytes,
             partition: partition.index,
+            name: None,
             start_bytes,
             size_bytes,
+            segments: None,
         }
     }
 
+    /// A named volume made of `segments` of the disk (a logical volume),
+    /// laid end to end in the order given; `partition` is the partition
+    /// that holds its first segment. One segment is a plain window; several
+    /// get a derived view that maps the disk's bytes in place.
+    pub fn from_segments(
+        image: &Image,
+        partition: u32,
+        name: &str,
+        segments: &[Segment],
+    ) -> Result<Volume> {
+        let Some(first) = segments.first() else {
+            return Err(Error::invalid(format!("volume {name}: no segments")));
+        };
+        let mut expect = 0u64;
+        for s in segments {
+            let in_disk = s
+                .disk_offset
+                .checked_add(s.len)
+                .is_some_and(|e| e <= image.size_bytes());
+            if s.volume_offset != expect || s.len == 0 || !in_disk {
+                return Err(Error::corrupt(
+                    s.disk_offset,
+                    format!(
+                        "volume {name}: segment of {} bytes at volume offset {} (disk offset {}) is out of order or outside the {}-byte disk",
+                        s.len,
+                        s.volume_offset,
+                        s.disk_offset,
+                        image.size_bytes()
+                    ),
+                ));
+            }
+            expect += s.len;
+        }
+        let (source, base, map) = if segments.len() == 1 {
+            (image.clone(), first.disk_offset, None)
+        } else {
+            let ranges: Vec<_> = segments
+                .iter()
+                .map(|s| s.disk_offset..s.disk_offset + s.len)
+                .collect();
+            (
+                image.derive(&ranges, Vec::new())?,
+                0,
+                Some(segments.to_vec().into()),
+            )
+        };
+        Ok(Volume {
+            image: image.clone(),
+            source,
+            base,
+            partition,
+            name: Some(name.into()),
+            start_bytes: first.disk_offset,
+            size_bytes: expect,
+            segments: map,
+        })
+    }
+
+    /// The same volume with `patches` — `(volume offset, bytes)`, ascending
+    /// and disjoint — laid over its bytes, in memory (a journal replayed
+    /// over the filesystem). The disk is not touched; offsets still map to
+    /// the disk as before.
+    pub fn with_patches(&self, patches: Vec<(u64, Vec<u8>)>) -> Result<Volume> {
+        if patches.is_empty() {
+            return Ok(self.clone());
+        }
+        let ranges = [self.base..self.base + self.size_bytes];
+        let source = self.source.derive(&ranges, patches)?;
+        Ok(Volume {
+            source,
+            base: 0,
+            ..self.clone()
+        })
+    }
+
+    /// The disk this volume is on.
     pub fn image(&self) -> &Image {
         &self.image
     }
 
     pub fn partition(&self) -> u32 {
         self.partition
+    }
+
+    /// `vg/lv` for a logical volume, `None` for a partition.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// Where the filesystem starts in the image.
@@ -111,14 +223,24 @@ impl Volume {
 
     /// The filesystem's bytes (zero copy).
     pub fn bytes(&self) -> &[u8] {
-        // Both bounds were clipped to the image in `new`.
-        &self.image.bytes()
-            [self.start_bytes as usize..(self.start_bytes + self.size_bytes) as usize]
+        // Both bounds lie inside the source: clipped to the disk in `new`,
+        // checked in `from_segments`, the whole view after `derive`.
+        &self.source.bytes()[self.base as usize..(self.base + self.size_bytes) as usize]
     }
 
-    /// Turn an offset inside the filesystem into an image offset.
+    /// Turn an offset inside the filesystem into an offset of the disk.
     pub fn image_offset(&self, volume_offset: u64) -> u64 {
-        self.start_bytes.saturating_add(volume_offset)
+        match &self.segments {
+            None => self.start_bytes.saturating_add(volume_offset),
+            Some(segments) => {
+                let i = segments.partition_point(|s| s.volume_offset + s.len <= volume_offset);
+                match segments.get(i) {
+                    Some(s) => s.disk_offset + (volume_offset - s.volume_offset),
+                    // Past the end: as for a plain window.
+                    None => self.start_bytes.saturating_add(volume_offset),
+                }
+            }
+        }
     }
 
     /// Load the filesystem with `ext4-view`.
@@ -161,8 +283,8 @@ impl Volume {
 
     fn load(&self, superblock_override: Option<Vec<u8>>) -> std::result::Result<Ext4, Ext4Error> {
         Ext4::load(Box::new(WindowReader {
-            image: self.image.clone(),
-            start_bytes: self.start_bytes,
+            image: self.source.clone(),
+            start_bytes: self.base,
             size_bytes: self.size_bytes,
             superblock_override,
             symlink_guard: super::symlink_guard::SymlinkGuard::new(self.bytes()),

@@ -96,6 +96,8 @@ struct Inner {
     compression: Compression,
     backing: Backing,
     source: Source,
+    /// How the bytes were brought in; derived views read the same way.
+    strategy: ReadStrategy,
     /// Computed on first use: most audits never need it.
     data_ranges: OnceLock<Option<Vec<Range<u64>>>>,
 }
@@ -117,6 +119,8 @@ struct ContainerInfo {
     format: Format,
     files: Files,
     extents: Vec<Extent>,
+    /// Ranges laid over the extents by [`Image::derive`]; they hold data.
+    patched: Vec<Range<u64>>,
     snapshots: Vec<String>,
     backing_chain: Vec<PathBuf>,
 }
@@ -142,12 +146,10 @@ impl Image {
         match detect_container(&file, size, path)? {
             Detected::Raw => {
                 let backing = Backing::load(&file, size, options.strategy, path)?;
-                Ok(Image::new(
-                    path.to_path_buf(),
-                    compression,
-                    backing,
-                    Source::Raw(file),
-                ))
+                let mut image =
+                    Image::new(path.to_path_buf(), compression, backing, Source::Raw(file));
+                image.set_strategy(options.strategy);
+                Ok(image)
             }
             Detected::Known(format) => {
                 let mut files = Files::new();
@@ -160,6 +162,7 @@ impl Image {
                 let assembled = stitch::assemble(
                     &resolved.files,
                     &resolved.extents,
+                    &[],
                     resolved.virtual_size,
                     options.strategy,
                     options.progress,
@@ -172,15 +175,18 @@ impl Image {
                     format: resolved.format,
                     files: resolved.files,
                     extents: resolved.extents,
+                    patched: Vec::new(),
                     snapshots: resolved.snapshots,
                     backing_chain: resolved.backing_chain,
                 };
-                Ok(Image::new(
+                let mut image = Image::new(
                     path.to_path_buf(),
                     compression,
                     backing,
                     Source::Container(info),
-                ))
+                );
+                image.set_strategy(options.strategy);
+                Ok(image)
             }
         }
     }
@@ -202,9 +208,126 @@ impl Image {
                 compression,
                 backing,
                 source,
+                strategy: ReadStrategy::Read,
                 data_ranges: OnceLock::new(),
             }),
         }
+    }
+
+    /// Only called on a freshly built image, before it is shared.
+    fn set_strategy(&mut self, strategy: ReadStrategy) {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.strategy = strategy;
+        }
+    }
+
+    /// A new image whose bytes are `ranges` of this one laid end to end,
+    /// with `patches` — `(offset in the new image, bytes)`, ascending and
+    /// disjoint — laid over them. Nothing is written to any input.
+    ///
+    /// This is how a volume that is not one contiguous window of the disk
+    /// gets its own bytes: a logical volume made of several segments, or a
+    /// filesystem with its journal replayed in memory. Host data is mapped
+    /// in place as for a container; only patched pages are copied.
+    pub fn derive(&self, ranges: &[Range<u64>], patches: Vec<(u64, Vec<u8>)>) -> Result<Image> {
+        let size = self.size_bytes();
+        let mut virtual_size = 0u64;
+        for r in ranges {
+            if r.start > r.end || r.end > size {
+                return Err(Error::invalid(format!(
+                    "derived view: range {}..{} is outside the {size}-byte disk",
+                    r.start, r.end
+                )));
+            }
+            virtual_size += r.end - r.start;
+        }
+        let mut end = 0u64;
+        for (at, bytes) in &patches {
+            let p_end = at.checked_add(bytes.len() as u64);
+            if *at < end || p_end.is_none_or(|e| e > virtual_size) {
+                return Err(Error::invalid(format!(
+                    "derived view: patch of {} bytes at {at} overlaps another or lies outside the {virtual_size}-byte view",
+                    bytes.len()
+                )));
+            }
+            end = at + bytes.len() as u64;
+        }
+        check_size(&self.inner.path, virtual_size)?;
+        let (files, source_extents, format) = match &self.inner.source {
+            Source::Memory => {
+                // No host file to map: copy.
+                let mut bytes = Vec::new();
+                bytes
+                    .try_reserve_exact(virtual_size as usize)
+                    .map_err(|_| {
+                        Error::unsupported(format!(
+                            "cannot allocate {virtual_size} bytes for a derived view"
+                        ))
+                    })?;
+                for r in ranges {
+                    bytes.extend_from_slice(&self.bytes()[r.start as usize..r.end as usize]);
+                }
+                for (at, b) in &patches {
+                    bytes[*at as usize..*at as usize + b.len()].copy_from_slice(b);
+                }
+                return Ok(Image::new(
+                    self.inner.path.clone(),
+                    self.compression(),
+                    Backing::Owned(bytes),
+                    Source::Memory,
+                ));
+            }
+            Source::Raw(file) => {
+                let mut files = Files::new();
+                let clone = file
+                    .try_clone()
+                    .map_err(|e| Error::io(&self.inner.path, e))?;
+                let id = files.add(HostFile::new(self.inner.path.clone(), clone, size))?;
+                (files, container::Layer::raw(id, size).extents, Format::Raw)
+            }
+            Source::Container(c) => (c.files.try_clone()?, c.extents.clone(), c.format),
+        };
+        let extents = remap(&source_extents, ranges);
+        // Bytes this image itself has patched (a view of a view) are not in
+        // any host file: they carry over as patches, under the new ones.
+        let patches = match &self.inner.source {
+            Source::Container(c) if !c.patched.is_empty() => {
+                overlay(inherited_patches(self.bytes(), &c.patched, ranges), patches)
+            }
+            _ => patches,
+        };
+        let patched: Vec<Range<u64>> = patches
+            .iter()
+            .map(|(at, b)| *at..*at + b.len() as u64)
+            .collect();
+        let assembled = stitch::assemble(
+            &files,
+            &extents,
+            &patches,
+            virtual_size,
+            self.inner.strategy,
+            None,
+        )?;
+        let backing = match assembled {
+            stitch::Assembled::Mapped(m) => Backing::Stitched(m),
+            stitch::Assembled::Owned(v) => Backing::Owned(v),
+        };
+        let info = ContainerInfo {
+            format,
+            files,
+            extents,
+            patched,
+            snapshots: Vec::new(),
+            backing_chain: Vec::new(),
+        };
+        let mut image = Image::new(
+            self.inner.path.clone(),
+            self.compression(),
+            backing,
+            Source::Container(info),
+        );
+        image.set_strategy(self.inner.strategy);
+        Ok(image)
     }
 
     /// The whole disk.
@@ -354,6 +477,24 @@ fn detect_container(file: &File, size: u64, path: &Path) -> Result<Detected> {
 /// VMDK extent reads as zeros, as `qemu-img map` reports it).
 fn container_data_ranges(c: &ContainerInfo) -> Vec<Range<u64>> {
     let mut out: Vec<Range<u64>> = Vec::new();
+    if !c.patched.is_empty() {
+        // Patches land inside extents or over zeros: merge both lists.
+        let mut all = extent_data_ranges(c);
+        all.extend(c.patched.iter().cloned());
+        all.sort_unstable_by_key(|r| r.start);
+        for r in all {
+            match out.last_mut() {
+                Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
+                _ => out.push(r),
+            }
+        }
+        return out;
+    }
+    extent_data_ranges(c)
+}
+
+fn extent_data_ranges(c: &ContainerInfo) -> Vec<Range<u64>> {
+    let mut out: Vec<Range<u64>> = Vec::new();
     let mut push = |r: Range<u64>| {
         if r.is_empty() {
             return;
@@ -379,6 +520,91 @@ fn container_data_ranges(c: &ContainerInfo) -> Vec<Range<u64>> {
                 }
             }
         }
+    }
+    out
+}
+
+/// The bytes of `patched` (ranges of `bytes`) that fall inside `ranges`,
+/// as patches of the view that lays `ranges` end to end.
+fn inherited_patches(
+    bytes: &[u8],
+    patched: &[Range<u64>],
+    ranges: &[Range<u64>],
+) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut base = 0u64;
+    for r in ranges {
+        let first = patched.partition_point(|p| p.end <= r.start);
+        for p in &patched[first..] {
+            if p.start >= r.end {
+                break;
+            }
+            let lo = p.start.max(r.start);
+            let hi = p.end.min(r.end);
+            out.push((
+                base + (lo - r.start),
+                bytes[lo as usize..hi as usize].to_vec(),
+            ));
+        }
+        base += r.end - r.start;
+    }
+    out.sort_unstable_by_key(|p| p.0);
+    out
+}
+
+/// `base` patches with `top` laid over them: the parts of `base` that `top`
+/// covers are cut away. Both inputs are ascending and disjoint.
+fn overlay(base: Vec<(u64, Vec<u8>)>, top: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Vec<u8>)> {
+    let top_ranges: Vec<Range<u64>> = top.iter().map(|(a, b)| *a..*a + b.len() as u64).collect();
+    let mut out = Vec::with_capacity(base.len() + top.len());
+    for (at, bytes) in base {
+        let end = at + bytes.len() as u64;
+        let mut start = at;
+        let first = top_ranges.partition_point(|t| t.end <= start);
+        for t in &top_ranges[first..] {
+            if t.start >= end {
+                break;
+            }
+            if t.start > start {
+                out.push((
+                    start,
+                    bytes[(start - at) as usize..(t.start - at) as usize].to_vec(),
+                ));
+            }
+            start = start.max(t.end);
+        }
+        if start < end {
+            out.push((start, bytes[(start - at) as usize..].to_vec()));
+        }
+    }
+    out.extend(top);
+    out.sort_unstable_by_key(|p| p.0);
+    out
+}
+
+/// The extents of `ranges` of a disk laid end to end, from the disk's
+/// `extents`; what the disk has no extent for stays unlisted (zeros).
+fn remap(extents: &[Extent], ranges: &[Range<u64>]) -> Vec<Extent> {
+    let mut out = Vec::new();
+    let mut base = 0u64;
+    for r in ranges {
+        let first = extents.partition_point(|e| e.end() <= r.start);
+        for e in &extents[first..] {
+            if e.virt >= r.end {
+                break;
+            }
+            let lo = e.virt.max(r.start);
+            let hi = e.end().min(r.end);
+            let clipped = container::chain::clip(e, lo, hi);
+            container::push_merged(
+                &mut out,
+                Extent {
+                    virt: base + (lo - r.start),
+                    ..clipped
+                },
+            );
+        }
+        base += r.end - r.start;
     }
     out
 }

@@ -91,10 +91,16 @@ pub(super) enum Assembled {
     Owned(Vec<u8>),
 }
 
-/// Build the view of a disk of `virtual_size` bytes made of `extents`.
+/// Bytes laid over the extents at a virtual offset (replayed journal
+/// blocks): they win over whatever the extents hold there.
+pub(crate) type Patch = (u64, Vec<u8>);
+
+/// Build the view of a disk of `virtual_size` bytes made of `extents`, with
+/// `patches` (ascending, disjoint, inside the disk) laid over them.
 pub(super) fn assemble(
     files: &Files,
     extents: &[Extent],
+    patches: &[Patch],
     virtual_size: u64,
     strategy: ReadStrategy,
     progress: Option<ProgressFn<'_>>,
@@ -123,9 +129,12 @@ pub(super) fn assemble(
                     Ok(())
                 })?;
             }
+            for (at, bytes) in patches {
+                buf[*at as usize..*at as usize + bytes.len()].copy_from_slice(bytes);
+            }
             Ok(Assembled::Owned(buf))
         }
-        ReadStrategy::Mmap => build_mapped(&mut copier, extents, virtual_size, len),
+        ReadStrategy::Mmap => build_mapped(&mut copier, extents, patches, virtual_size, len),
     }
 }
 
@@ -147,18 +156,20 @@ struct Direct {
 fn build_mapped(
     copier: &mut Copier<'_>,
     extents: &[Extent],
+    patches: &[Patch],
     virtual_size: u64,
     len: usize,
 ) -> Result<Assembled> {
     let page = rustix::param::page_size() as u64;
-    let (mut direct, mut scratch_pieces) = split(extents, page);
+    let (direct, mut scratch_pieces) = split(extents, page);
+    let mut direct = carve_patches(direct, patches, page, &mut scratch_pieces);
     if direct.len() > map_budget() {
         // Too many runs to map: everything goes through scratch.
         scratch_pieces = extents.iter().map(|e| (*e, e.virt, e.len)).collect();
         direct.clear();
     }
     let files = copier.files;
-    let scratch = if scratch_pieces.is_empty() {
+    let scratch = if scratch_pieces.is_empty() && patches.is_empty() {
         None
     } else {
         let dir = std::env::temp_dir();
@@ -170,18 +181,11 @@ fn build_mapped(
                 if bytes.iter().all(|&b| b == 0) {
                     return Ok(()); // Stays a hole.
                 }
-                file.write_all_at(bytes, at).map_err(|err| {
-                    Error::io(
-                        &dir,
-                        std::io::Error::new(
-                            err.kind(),
-                            format!(
-                                "writing the scratch copy of the disk: {err} (is $TMPDIR full?)"
-                            ),
-                        ),
-                    )
-                })
+                write_scratch(&file, at, bytes)
             })?;
+        }
+        for (at, bytes) in patches {
+            write_scratch(&file, *at, bytes)?;
         }
         Some(file)
     };
@@ -249,6 +253,87 @@ fn build_mapped(
         p(copier.total, Some(copier.total));
     }
     Ok(Assembled::Mapped(stitched))
+}
+
+fn write_scratch(file: &File, at: u64, bytes: &[u8]) -> Result<()> {
+    file.write_all_at(bytes, at).map_err(|err| {
+        let dir = std::env::temp_dir();
+        Error::io(
+            &dir,
+            std::io::Error::new(
+                err.kind(),
+                format!("writing the scratch copy of the disk: {err} (is $TMPDIR full?)"),
+            ),
+        )
+    })
+}
+
+/// Take the pages that patches touch out of the direct runs: those pages
+/// are composed in scratch (the run's bytes, then the patch over them).
+fn carve_patches(
+    direct: Vec<Direct>,
+    patches: &[Patch],
+    page: u64,
+    scratch: &mut Vec<(Extent, u64, u64)>,
+) -> Vec<Direct> {
+    if patches.is_empty() {
+        return direct;
+    }
+    // Page ranges the patches touch, merged.
+    let mut holes: Vec<(u64, u64)> = Vec::new();
+    for (at, bytes) in patches {
+        let lo = at / page * page;
+        let hi = (at + bytes.len() as u64).next_multiple_of(page);
+        match holes.last_mut() {
+            Some(last) if last.1 >= lo => last.1 = last.1.max(hi),
+            _ => holes.push((lo, hi)),
+        }
+    }
+    let mut out = Vec::with_capacity(direct.len());
+    let mut h = 0;
+    for run in direct {
+        let mut start = run.virt;
+        let end = run.virt + run.len;
+        while h < holes.len() && holes[h].1 <= start {
+            h += 1;
+        }
+        let mut k = h;
+        while start < end {
+            let Some(&(lo, hi)) = holes.get(k).filter(|x| x.0 < end) else {
+                out.push(Direct {
+                    virt: start,
+                    len: end - start,
+                    file: run.file,
+                    offset: run.offset + (start - run.virt),
+                });
+                break;
+            };
+            if lo > start {
+                out.push(Direct {
+                    virt: start,
+                    len: lo - start,
+                    file: run.file,
+                    offset: run.offset + (start - run.virt),
+                });
+            }
+            let cut_lo = lo.max(start);
+            let cut_hi = hi.min(end);
+            let piece = Extent {
+                virt: cut_lo,
+                len: cut_hi - cut_lo,
+                data: Data::Host {
+                    file: run.file,
+                    offset: run.offset + (cut_lo - run.virt),
+                },
+            };
+            scratch.push((piece, cut_lo, cut_hi - cut_lo));
+            start = cut_hi;
+            if hi <= end {
+                k += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The number of direct mappings one image may use.

@@ -152,3 +152,112 @@ fn range_checks_bounds() {
     assert!(img.range(1000, 25, "x").is_err());
     assert!(img.range(u64::MAX, 2, "x").is_err());
 }
+
+/// Bytes that differ at every position, so that a wrong offset shows.
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// What `derive` must give, computed naively from the parent's bytes.
+fn expected_view(parent: &[u8], ranges: &[Range<u64>], patches: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut v: Vec<u8> = ranges
+        .iter()
+        .flat_map(|r| parent[r.start as usize..r.end as usize].iter().copied())
+        .collect();
+    for (at, b) in patches {
+        v[*at as usize..*at as usize + b.len()].copy_from_slice(b);
+    }
+    v
+}
+
+#[test]
+fn derived_views_equal_their_ranges_with_patches_over_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = pattern(1 << 20, 7);
+    let path = write_tmp(&dir, "disk.raw", &bytes);
+    // Unaligned and aligned ranges, out of order, and patches that straddle
+    // page and range boundaries.
+    let ranges = [
+        65536..131072,
+        4096..8192,
+        300_001..300_777,
+        900_000..1_048_576,
+    ];
+    let patches = vec![
+        (0u64, vec![0xAA; 10]),
+        (4090, vec![0xBB; 20]),
+        (65536 + 4096 - 3, vec![0xCC; 700]),
+        ((65536 + 4096 + 776 + 10), pattern(9000, 3)),
+    ];
+    for strategy in [ReadStrategy::Mmap, ReadStrategy::Read] {
+        let image = Image::open_with(
+            &path,
+            OpenOptions {
+                strategy,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let view = image.derive(&ranges, patches.clone()).unwrap();
+        same(
+            view.bytes(),
+            &expected_view(&bytes, &ranges, &patches),
+            strategy,
+        );
+        // A view of a view maps through both, keeping the first view's
+        // patches under the second's.
+        let second = vec![(4000u64, vec![0xDD; 3000])];
+        let inner = view
+            .derive(&[100..5000, 60000..70000], second.clone())
+            .unwrap();
+        let want = expected_view(view.bytes(), &[100..5000, 60000..70000], &second);
+        same(inner.bytes(), &want, strategy);
+        let data = view.data_ranges().expect("a derived view knows its map");
+        let total: u64 = data.iter().map(|r| r.end - r.start).sum();
+        assert_eq!(total, view.size_bytes(), "the whole view is backed by data");
+    }
+    // An in-memory image derives by copying.
+    let mem = Image::from_bytes("mem", bytes.clone());
+    let view = mem.derive(&ranges, patches.clone()).unwrap();
+    same(
+        view.bytes(),
+        &expected_view(&bytes, &ranges, &patches),
+        ReadStrategy::Read,
+    );
+}
+
+/// Equal bytes, or a failure naming the first difference (not a dump).
+fn same(got: &[u8], want: &[u8], strategy: ReadStrategy) {
+    assert_eq!(got.len(), want.len(), "{strategy:?}: length");
+    if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
+        panic!(
+            "{strategy:?}: first difference at byte {i}: {} != {}",
+            got[i], want[i]
+        );
+    }
+}
+
+#[test]
+fn derive_refuses_ranges_and_patches_outside_the_view() {
+    let image = Image::from_bytes("mem", vec![1u8; 8192]);
+    assert!(image.derive(&[0..9000], vec![]).is_err());
+    assert!(
+        image
+            .derive(&[0..4096], vec![(4000, vec![0; 200])])
+            .is_err()
+    );
+    assert!(
+        image
+            .derive(&[0..4096], vec![(0, vec![0; 20]), (10, vec![0; 20])])
+            .is_err(),
+        "overlapping patches"
+    );
+}
