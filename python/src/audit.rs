@@ -1,16 +1,24 @@
-//! The two audits the binding runs on a path, shared by `Image.check` /
-//! `Image.scan` and the batch workers: rules (+ scan) and the scan alone.
+//! The two audits the binding runs on an open image, shared by
+//! `Image.check` / `Image.scan` and the batch workers: rules (+ scan) and
+//! the scan alone. They take the image, never its path: an image opened
+//! with `mmap=False`, or expanded from a `.raw.tar.gz`, is audited as it was
+//! opened, not opened a second time.
 
-use std::path::Path;
-
+use snapaudit::image::Image;
 use snapaudit::report::Report;
 
 use crate::errors::Native;
 
 /// Rules (profile `profile`) plus, when `scan`, the sensitive-data scan of
-/// the image at `path`. `Err(Failure::Core(_))` only when the image cannot be
-/// audited at all; everything else is a finding.
-pub(crate) fn check_image(path: &Path, profile: &str, scan: bool) -> Native<Report> {
+/// `image`, reported under the path the caller wrote (`shown_path`).
+/// `Err(Failure::Core(_))` only when the image cannot be audited at all;
+/// everything else is a finding.
+pub(crate) fn check_image(
+    image: &Image,
+    shown_path: &str,
+    profile: &str,
+    scan: bool,
+) -> Native<Report> {
     let options = snapaudit::rules::CheckOptions {
         profile: snapaudit::rules::Profile::by_name(profile)?,
         scan: if scan {
@@ -19,15 +27,16 @@ pub(crate) fn check_image(path: &Path, profile: &str, scan: bool) -> Native<Repo
             snapaudit::rules::ScanPolicy::Skip
         },
     };
-    let image = snapaudit::image::Image::open(path)?;
-    let mut report = snapaudit::rules::check(&image, &options)?;
+    let mut report = snapaudit::rules::check(image, &options)?;
     // As the CLI does: the path as the caller wrote it.
-    report.image.path = path.display().to_string();
+    report.image.path = shown_path.to_string();
     Ok(report)
 }
 
 /// The sensitive-data scan alone (data disks: no boot rules), with the
 /// built-in rules.
-pub(crate) fn scan_image(path: &Path) -> Native<Report> {
-    Ok(snapaudit::scan::scan_image(path)?)
+pub(crate) fn scan_image(image: &Image, shown_path: &str) -> Native<Report> {
+    let mut report = image.scan()?;
+    report.image.path = shown_path.to_string();
+    Ok(report)
 }

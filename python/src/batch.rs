@@ -67,9 +67,12 @@ impl Job {
     }
 
     fn run(&self, path: &Path) -> Native<Report> {
+        let shown = path.display().to_string();
         match self {
-            Job::Check { profile, scan } => audit::check_image(path, profile, *scan),
-            Job::Scan => audit::scan_image(path),
+            Job::Check { profile, scan } => {
+                audit::check_image(&Image::open(path)?, &shown, profile, *scan)
+            }
+            Job::Scan => audit::scan_image(&Image::open(path)?, &shown),
             Job::Open => open_report(path),
         }
     }

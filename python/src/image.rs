@@ -220,19 +220,22 @@ impl Image {
         profile: &str,
         scan: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        // The core entry point takes a path (it opens the image itself); a
-        // raw image opens in microseconds, so reopening costs nothing that
-        // matters next to the audit.
-        let path = self.image.path().to_path_buf();
+        // The image as it was opened (mmap or not, expanded once): the
+        // audit never reopens the path.
+        let image = self.image.clone();
+        let shown = image.path().display().to_string();
         let profile = profile.to_string();
-        let report = run(py, move || audit::check_image(&path, &profile, scan))?;
+        let report = run(py, move || {
+            audit::check_image(&image, &shown, &profile, scan)
+        })?;
         Self::to_report(py, &report)
     }
 
     /// The sensitive-data scan alone.
     fn scan<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let path = self.image.path().to_path_buf();
-        let report = run(py, move || audit::scan_image(&path))?;
+        let image = self.image.clone();
+        let shown = image.path().display().to_string();
+        let report = run(py, move || audit::scan_image(&image, &shown))?;
         Self::to_report(py, &report)
     }
 

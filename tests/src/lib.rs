@@ -57,6 +57,8 @@ fn copy_to_temp(reader: &mut dyn std::io::Read, source: &Path) -> tempfile::Name
     out
 }
 
+pub mod containers;
+
 /// The fixture images of `testdata/build-fixtures.sh`.
 pub mod fixtures {
     use std::collections::BTreeMap;

@@ -17,6 +17,12 @@ pub struct HostFile {
     path: PathBuf,
     file: File,
     size: u64,
+    /// The file's holes are holes of the disk: its layer has no allocation
+    /// table of its own (raw, fixed VHD, flat VMDK extents), so the file's
+    /// `SEEK_DATA` map is the allocation map, as `qemu-img map` reports it.
+    /// Otherwise the container's table decides, and a hole inside an
+    /// allocated cluster is allocated data that reads as zeros.
+    passthrough: bool,
 }
 
 /// At most this many bytes in one metadata read (a table, a header, a
@@ -25,7 +31,16 @@ pub const MAX_METADATA_READ: u64 = 256 << 20;
 
 impl HostFile {
     pub fn new(path: PathBuf, file: File, size: u64) -> HostFile {
-        HostFile { path, file, size }
+        HostFile {
+            path,
+            file,
+            size,
+            passthrough: false,
+        }
+    }
+
+    pub fn passthrough(&self) -> bool {
+        self.passthrough
     }
 
     pub fn path(&self) -> &Path {
@@ -143,9 +158,18 @@ impl Files {
         let mut list = Vec::with_capacity(self.list.len());
         for f in &self.list {
             let file = f.file.try_clone().map_err(|e| Error::io(&f.path, e))?;
-            list.push(HostFile::new(f.path.clone(), file, f.size));
+            list.push(HostFile {
+                passthrough: f.passthrough,
+                ..HostFile::new(f.path.clone(), file, f.size)
+            });
         }
         Ok(Files { list })
+    }
+
+    /// Mark `id` as a file whose holes are the disk's (see
+    /// [`HostFile::passthrough`]).
+    pub fn set_passthrough(&mut self, id: FileId) {
+        self.list[id.0 as usize].passthrough = true;
     }
 
     pub fn get(&self, id: FileId) -> &HostFile {

@@ -295,7 +295,10 @@ pub fn detect(head: &[u8], tail: Option<&[u8]>, name: &str) -> Result<Detected> 
 /// Parse the container in `file` of `files`, of the detected `format`.
 pub(crate) fn parse(files: &mut Files, file: FileId, format: Format) -> Result<Layer> {
     let layer = match format {
-        Format::Raw => Layer::raw(file, files.get(file).size()),
+        Format::Raw => {
+            files.set_passthrough(file);
+            Layer::raw(file, files.get(file).size())
+        }
         Format::Qcow2 => qcow2::parse(files, file)?,
         other => {
             return Err(Error::unsupported(format!(

@@ -283,6 +283,7 @@ impl Image {
                     .try_clone()
                     .map_err(|e| Error::io(&self.inner.path, e))?;
                 let id = files.add(HostFile::new(self.inner.path.clone(), clone, size))?;
+                files.set_passthrough(id);
                 (files, container::Layer::raw(id, size).extents, Format::Raw)
             }
             Source::Container(c) => (c.files.try_clone()?, c.extents.clone(), c.format),
@@ -472,9 +473,10 @@ fn detect_container(file: &File, size: u64, path: &Path) -> Result<Detected> {
     container::detect(&head, tail, &path.display().to_string())
 }
 
-/// A container's allocated ranges: its compressed units, and its host
-/// extents where the host file holds data (a hole in a fixed VHD or a flat
-/// VMDK extent reads as zeros, as `qemu-img map` reports it).
+/// A container's allocated ranges: its compressed units and host extents,
+/// less the holes of pass-through files (a hole in a raw backing file, a
+/// fixed VHD or a flat VMDK extent is unallocated, as `qemu-img map`
+/// reports it).
 fn container_data_ranges(c: &ContainerInfo) -> Vec<Range<u64>> {
     let mut out: Vec<Range<u64>> = Vec::new();
     if !c.patched.is_empty() {
@@ -508,6 +510,7 @@ fn extent_data_ranges(c: &ContainerInfo) -> Vec<Range<u64>> {
         match e.data {
             Data::Zero => {}
             Data::Compressed { .. } => push(e.virt..e.end()),
+            Data::Host { file, .. } if !c.files.get(file).passthrough() => push(e.virt..e.end()),
             Data::Host { file, offset } => {
                 let host = c.files.get(file);
                 match container::data_segments(host.file(), offset, offset + e.len) {
