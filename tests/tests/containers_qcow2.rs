@@ -258,3 +258,138 @@ fn encrypted_qcow2_is_unsupported_not_misread() {
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+// --- hostile images: each a clear error with an offset, no panic, no
+// allocation in proportion to what the header claims ---
+
+fn be64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn put64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_be_bytes());
+}
+
+/// A small qcow2 (64 KiB clusters) of a synthetic disk, and where its
+/// first L2 table is.
+fn small_qcow2(dir: &Path, opts: &[&str]) -> (Vec<u8>, usize) {
+    let raw = dir.join("small.raw");
+    synthetic_raw(&raw, 4 << 20);
+    let q = dir.join("small.qcow2");
+    convert(&raw, &q, "qcow2", opts);
+    let bytes = std::fs::read(&q).unwrap();
+    let l1 = be64(&bytes, 40) as usize;
+    let l2 = (be64(&bytes, l1) & 0x00ff_ffff_ffff_fe00) as usize;
+    (bytes, l2)
+}
+
+fn open_bytes(dir: &Path, name: &str, bytes: &[u8]) -> snapaudit::Result<Image> {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    Image::open(&p)
+}
+
+fn corrupt_with_offset(result: snapaudit::Result<Image>, what: &str, needle: &str) {
+    match result {
+        Err(e @ Error::Corrupt { .. }) => {
+            assert!(e.offset().is_some(), "{what}: {e}");
+            assert!(e.to_string().contains(needle), "{what}: {e}");
+        }
+        Err(e) => panic!("{what}: expected a Corrupt error, got {e}"),
+        Ok(_) => panic!("{what}: a hostile image opened"),
+    }
+}
+
+#[test]
+fn hostile_qcow2_images_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (good, l2) = small_qcow2(d, &[]);
+    assert!(open_bytes(d, "good.qcow2", &good).is_ok());
+
+    corrupt_with_offset(
+        open_bytes(d, "truncated.qcow2", &good[..l2 + 4096]),
+        "truncated",
+        "past the end",
+    );
+
+    let mut b = good.clone();
+    let l1 = be64(&b, 40) as usize;
+    put64(&mut b, l1, 1 << 40);
+    corrupt_with_offset(
+        open_bytes(d, "l1.qcow2", &b),
+        "L1 past the file",
+        "past the end",
+    );
+
+    // First allocated L2 entry pointed past the end of the file.
+    let first = (0..8192)
+        .map(|j| l2 + j * 8)
+        .find(|&at| be64(&good, at) != 0)
+        .unwrap();
+    let mut b = good.clone();
+    put64(&mut b, first, 0x8000_0000_0000_0000 | (1 << 41));
+    corrupt_with_offset(
+        open_bytes(d, "l2.qcow2", &b),
+        "L2 past the file",
+        "past the end",
+    );
+
+    // Two guest clusters on one host cluster.
+    let second = (first + 8..l2 + 65536)
+        .step_by(8)
+        .find(|&at| be64(&good, at) != 0)
+        .unwrap();
+    let mut b = good.clone();
+    let v = be64(&b, first);
+    put64(&mut b, second, v);
+    corrupt_with_offset(
+        open_bytes(d, "overlap.qcow2", &b),
+        "overlap",
+        "two guest clusters",
+    );
+
+    let mut b = good.clone();
+    b[20..24].copy_from_slice(&30u32.to_be_bytes());
+    corrupt_with_offset(
+        open_bytes(d, "cluster.qcow2", &b),
+        "cluster_bits 30",
+        "cluster_bits",
+    );
+
+    // A virtual size of 2^60 with an L1 table claiming to cover it.
+    let mut b = good.clone();
+    put64(&mut b, 24, 1 << 60);
+    b[36..40].copy_from_slice(&u32::MAX.to_be_bytes());
+    corrupt_with_offset(open_bytes(d, "huge.qcow2", &b), "2^60 bytes", "claims");
+
+    let mut b = good.clone();
+    let incompat = be64(&b, 72) | 1 << 40;
+    put64(&mut b, 72, incompat);
+    let err = open_bytes(d, "feature.qcow2", &b)
+        .err()
+        .expect("unknown feature refused");
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+}
+
+#[test]
+fn a_corrupt_compressed_cluster_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (good, l2) = small_qcow2(d, &["-c"]);
+    let entry = (0..8192)
+        .map(|j| be64(&good, l2 + j * 8))
+        .find(|&e| e & (1 << 62) != 0)
+        .expect("a compressed cluster");
+    // cluster_bits 16: the host offset is in the low 54 bits.
+    let host = (entry & ((1 << 54) - 1)) as usize;
+    let mut b = good.clone();
+    for byte in &mut b[host..host + 64] {
+        *byte ^= 0x5a;
+    }
+    corrupt_with_offset(
+        open_bytes(d, "bad.qcow2", &b),
+        "corrupt deflate",
+        "compressed cluster",
+    );
+}
