@@ -200,6 +200,26 @@ sqlite3 "$rpm_src" "select writefile('$out/rpmdb/header-2.bin', blob) from Packa
 sqlite3 "$rpm_src" "select writefile('$out/rpmdb/header-3.bin', blob) from Packages where hnum = 3" >/dev/null
 # rpmdb-seeds-end
 
+# container_qcow2: small qcow2 files of a 1 MiB disk with four data runs,
+# in the variants the reader handles (4 KiB and 512 B clusters, deflate and
+# zstd, compat 0.10, extended L2) and a backing-file reference.
+mkdir -p "$out/container_qcow2"
+python3 - "$work/seed.raw" <<'PY'
+import sys
+with open(sys.argv[1], "wb") as f:
+    f.truncate(1 << 20)
+    for i, at in enumerate((0, 70000, 1 << 19, (1 << 20) - 700)):
+        f.seek(at)
+        f.write(bytes((j * 7 + i) % 251 for j in range(600)))
+PY
+for v in "-o cluster_size=4096" "-c -o cluster_size=4096" "-o compat=0.10,cluster_size=4096" \
+    "-o extended_l2=on,cluster_size=16384" "-o cluster_size=512" \
+    "-c -o compression_type=zstd,cluster_size=4096"; do
+    # shellcheck disable=SC2086
+    qemu-img convert -O qcow2 $v "$work/seed.raw" "$out/container_qcow2/q$(echo "$v" | tr ' =,-' '____').qcow2"
+done
+qemu-img create -q -f qcow2 -u -o cluster_size=4096 -b base.raw -F raw "$out/container_qcow2/backing.qcow2" 1M
+
 # scan_stream: the fixtures' files with planted (fabricated) secrets, behind
 # the target's 4-byte header (chunk size 17, piece seed 7, no path). They go
 # to the uncommitted working corpus, not to seeds/: committed files that

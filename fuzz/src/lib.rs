@@ -138,3 +138,35 @@ pub fn exercise_fs(fs: &Fs) {
         }
     }
 }
+
+/// Opens `data` as an image file, the way a container on disk is opened
+/// (containers are read through host files, not byte slices), then touches
+/// every page of the virtual disk that the allocation map calls data, so
+/// that compressed units are unpacked and mappings are read. Virtual disks
+/// over `max_virtual_bytes` are not touched (libFuzzer's RSS limit would
+/// count the page cache of a huge sparse scratch file).
+pub fn open_container(data: &[u8], max_virtual_bytes: u64) {
+    use std::io::Write;
+    let Ok(mut file) = tempfile::NamedTempFile::new() else {
+        return;
+    };
+    if file.write_all(data).is_err() {
+        return;
+    }
+    let Ok(image) = snapaudit::image::Image::open(file.path()) else {
+        return;
+    };
+    if image.size_bytes() > max_virtual_bytes {
+        return;
+    }
+    let bytes = image.bytes();
+    let mut sum = 0u8;
+    if let Some(ranges) = image.data_ranges() {
+        for r in ranges {
+            for at in (r.start..r.end).step_by(4096) {
+                sum ^= bytes[at as usize];
+            }
+        }
+    }
+    std::hint::black_box(sum);
+}
