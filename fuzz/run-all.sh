@@ -21,7 +21,7 @@ fuzz_dir=$(pwd)
 seconds=${1:?usage: run-all.sh SECONDS [TARGET...]}
 shift
 long_factor=${LONG_FACTOR:-3}
-all_targets=(partition_table probe fstab grub2 bls grub_legacy os_release accounts
+all_targets=(partition_table probe container_qcow2 fstab grub2 bls grub_legacy os_release accounts
     selinux cmdline scan_stream ext4_layout ext4_fs check rpmdb)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
