@@ -12,8 +12,8 @@ use snapaudit::image::Image;
 use snapaudit::report::Report;
 use snapaudit::rules::{CheckOptions, Profile, ScanPolicy};
 use snapaudit::sanitize::{
-    ApplyOptions, FreeBlockStats, FreeSpacePolicy, LogPolicy, Outcome, Plan, PlanOptions,
-    WriteMode, apply, free_block_stats,
+    ApplyOptions, FreeBlockStats, FreeSpacePolicy, LogPolicy, Outcome, OutputFormat, Plan,
+    PlanOptions, WriteMode, apply, free_block_stats,
 };
 
 use crate::errors::Native;
@@ -98,7 +98,11 @@ pub(crate) fn sanitize(image: &Image, request: Request) -> Native<String> {
             }
         };
         doc.free_blocks_before = Some(free_block_stats(image)?);
-        let outcome = apply(image, &doc.plan, &out, &ApplyOptions { mode })?;
+        let format = match mode {
+            WriteMode::InPlace => OutputFormat::Raw,
+            WriteMode::NewFile => OutputFormat::for_path(&out)?,
+        };
+        let outcome = apply(image, &doc.plan, &out, &ApplyOptions { mode, format })?;
         let written = Image::open(&out)?;
         doc.free_blocks_after = Some(free_block_stats(&written)?);
         doc.outcome = Some(outcome);

@@ -135,4 +135,9 @@ pub struct SanitizeArgs {
     /// Rule profile of the audit that decides what to fix.
     #[arg(long, default_value = "alibaba-ecs")]
     pub profile: String,
+    /// Format of the output: raw, qcow2, vhd (fixed), zst, gz or xz.
+    /// Default: from the -o extension (.qcow2, .vhd, .zst, .gz, .xz; raw
+    /// for anything else).
+    #[arg(long, value_name = "FORMAT")]
+    pub output_format: Option<String>,
 }

@@ -15,8 +15,8 @@ use serde::Serialize;
 use snapaudit::report::Severity;
 use snapaudit::rules::{CheckOptions, Profile, ScanPolicy};
 use snapaudit::sanitize::{
-    ApplyOptions, FreeBlockStats, FreeSpacePolicy, LogPolicy, Outcome, Plan, PlanOptions,
-    WriteMode, apply, free_block_stats,
+    ApplyOptions, FreeBlockStats, FreeSpacePolicy, LogPolicy, Outcome, OutputFormat, Plan,
+    PlanOptions, WriteMode, apply, free_block_stats,
 };
 
 use crate::args::{Common, Format, SanitizeArgs};
@@ -38,6 +38,13 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
     if common.format == Format::Sarif {
         bail!("sanitize prints human or JSON output, not SARIF");
     }
+    // The output format is decided before any work, so that a format
+    // snapaudit cannot write is refused at once.
+    let output_format = match (&args.output_format, &args.output) {
+        (Some(name), _) => OutputFormat::by_name(name)?,
+        (None, Some(out)) if !args.in_place => OutputFormat::for_path(out)?,
+        _ => OutputFormat::Raw,
+    };
     let image = crate::open::image(common, &args.image)?;
     let report = snapaudit::rules::check(
         &image,
@@ -74,7 +81,11 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
             (Some(out), false) => (out.as_path(), WriteMode::NewFile),
             (None, false) => bail!("-o OUT is required (or --plan-only, or --in-place)"),
         };
-        let done = apply(&image, &plan, out, &ApplyOptions { mode })
+        let apply_options = ApplyOptions {
+            mode,
+            format: output_format,
+        };
+        let done = apply(&image, &plan, out, &apply_options)
             .with_context(|| format!("cannot write {}", out.display()))?;
         // Count again on the written image: deleted data left in free blocks.
         drop(image);

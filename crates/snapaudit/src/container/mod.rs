@@ -27,6 +27,7 @@
 pub(crate) mod chain;
 mod files;
 pub(crate) mod qcow2;
+pub mod write;
 
 pub use chain::{ChainOptions, resolve};
 pub(crate) use files::data_segments;

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::copy::{CopyMethod, copy_image, zero_ranges};
+use super::copy::{CopyMethod, copy_image, data_segments, zero_ranges};
+use super::output::{self, OutputFormat};
 use super::plan::Plan;
 use crate::image::{Compression, Image};
 use crate::{Error, Result};
@@ -31,6 +32,9 @@ pub enum WriteMode {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApplyOptions {
     pub mode: WriteMode,
+    /// The container (or compression) of the output; see
+    /// [`OutputFormat::for_path`] for the choice by file name.
+    pub format: OutputFormat,
 }
 
 /// What [`apply`] did.
@@ -82,6 +86,12 @@ pub fn apply(image: &Image, plan: &Plan, out: &Path, options: &ApplyOptions) -> 
     }
     let writes = &plan.writes;
     let (method, bytes_copied) = match options.mode {
+        WriteMode::InPlace if options.format != OutputFormat::Raw => {
+            return Err(Error::invalid(format!(
+                "--in-place writes the input as it is; it cannot also change its format to {}",
+                options.format.name()
+            )));
+        }
         WriteMode::InPlace => {
             if image.compression() != Compression::None {
                 return Err(Error::invalid(format!(
@@ -134,6 +144,29 @@ pub fn apply(image: &Image, plan: &Plan, out: &Path, options: &ApplyOptions) -> 
             let tmp_path = tmp.path().to_path_buf();
             let stats = copy_image(image, tmp.as_file(), &tmp_path, &writes.zero)?;
             write_patches(tmp.as_file(), &tmp_path, plan)?;
+            // Another container or a compressed stream: encoded from the
+            // sanitized raw copy into a second partial file.
+            let encoded = tempfile::Builder::new()
+                .prefix(&format!(".{}.", name.to_string_lossy()))
+                .suffix(".partial")
+                .tempfile_in(dir)
+                .map_err(|e| Error::io(dir, e))?;
+            let data = data_segments(tmp.as_file(), image.size_bytes());
+            let tmp = if output::encode(
+                options.format,
+                tmp.as_file(),
+                &tmp_path,
+                image.size_bytes(),
+                &data,
+                encoded.as_file(),
+                encoded.path(),
+            )? {
+                encoded
+            } else {
+                drop(encoded);
+                tmp
+            };
+            let tmp_path = tmp.path().to_path_buf();
             // The copy keeps the input's permission bits (tempfile makes
             // 0600 files).
             if let Ok(meta) = std::fs::metadata(image.path()) {

@@ -20,7 +20,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::ranges::{ByteRange, gaps};
-use super::sys::{self, Seek};
+use super::sys;
 use crate::image::Image;
 use crate::{Error, Result};
 
@@ -85,34 +85,10 @@ fn input_file(image: &Image) -> Option<File> {
 /// The data segments (`[start, end)`, ascending) of `file`, whose size is
 /// `size`. The whole file when the filesystem cannot tell.
 pub(super) fn data_segments(file: &File, size: u64) -> Vec<(u64, u64)> {
-    let mut out = Vec::new();
-    let mut pos = 0u64;
-    while pos < size {
-        let start = match sys::seek_data(file, pos) {
-            Ok(Seek::At(d)) => d,
-            Ok(Seek::End) => break,
-            Err(_) if out.is_empty() && pos == 0 => return vec![(0, size)],
-            Err(_) => {
-                out.push((pos, size));
-                break;
-            }
-        };
-        if start >= size {
-            break;
-        }
-        let end = match sys::seek_hole(file, start) {
-            Ok(Seek::At(h)) => h.min(size),
-            Ok(Seek::End) | Err(_) => size,
-        };
-        if end <= start {
-            // A filesystem that contradicts itself: take the rest as data.
-            out.push((start, size));
-            break;
-        }
-        out.push((start, end));
-        pos = end;
+    match crate::container::data_segments(file, 0, size) {
+        Some(ranges) => ranges.into_iter().map(|r| (r.start, r.end)).collect(),
+        None => vec![(0, size)],
     }
-    out
 }
 
 /// The data segments of `image` (its allocation map: a container's

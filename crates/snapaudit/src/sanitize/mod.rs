@@ -56,6 +56,7 @@ mod apply;
 mod classify;
 mod copy;
 mod edits;
+mod output;
 mod plan;
 mod ranges;
 mod stats;
@@ -64,6 +65,7 @@ mod unlink;
 
 pub use apply::{ApplyOptions, Outcome, WriteMode, apply};
 pub use copy::CopyMethod;
+pub use output::OutputFormat;
 pub use plan::{Action, FindingRef, NotFixable, Operation, Plan, Refusal};
 pub use ranges::ByteRange;
 pub use stats::{FreeBlockStats, free_block_stats};

@@ -7,8 +7,7 @@
 use std::fs::File;
 use std::io;
 
-use rustix::fs::{FallocateFlags, SeekFrom};
-use rustix::io::Errno;
+use rustix::fs::FallocateFlags;
 
 /// Clone all of `src` into `dst` (same filesystem, btrfs/xfs/bcachefs…):
 /// the copy shares `src`'s blocks until either is written.
@@ -46,35 +45,6 @@ pub(super) fn punch_hole(file: &File, offset: u64, len: u64) -> io::Result<()> {
         offset,
         len,
     )?)
-}
-
-/// What `lseek(SEEK_DATA / SEEK_HOLE)` found.
-pub(super) enum Seek {
-    /// The next data (or hole) starts here.
-    At(u64),
-    /// No data at or after the offset (`ENXIO`).
-    End,
-}
-
-/// The file position this moves is not used by anything else here (all I/O
-/// is positional).
-fn lseek(file: &File, to: SeekFrom) -> io::Result<Seek> {
-    match rustix::fs::seek(file, to) {
-        Ok(at) => Ok(Seek::At(at)),
-        Err(Errno::NXIO) => Ok(Seek::End),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The start of the first data at or after `offset`.
-pub(super) fn seek_data(file: &File, offset: u64) -> io::Result<Seek> {
-    lseek(file, SeekFrom::Data(checked_offset(offset)?))
-}
-
-/// The start of the first hole at or after `offset` (the end of the file
-/// counts as a hole).
-pub(super) fn seek_hole(file: &File, offset: u64) -> io::Result<Seek> {
-    lseek(file, SeekFrom::Hole(checked_offset(offset)?))
 }
 
 /// `offset` if it fits in `off_t`.
