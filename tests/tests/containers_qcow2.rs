@@ -366,9 +366,7 @@ fn hostile_qcow2_images_are_clear_errors() {
     let mut b = good.clone();
     let incompat = be64(&b, 72) | 1 << 40;
     put64(&mut b, 72, incompat);
-    let err = open_bytes(d, "feature.qcow2", &b)
-        .err()
-        .expect("unknown feature refused");
+    let err = open_bytes(d, "feature.qcow2", &b).expect_err("unknown feature refused");
     assert!(matches!(err, Error::Unsupported { .. }), "{err}");
 }
 
