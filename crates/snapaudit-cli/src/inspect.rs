@@ -19,6 +19,12 @@ struct Inspect {
     disk: DiskInfo,
     /// Table problems (what `disk.partition-table` reports).
     problems: Vec<Problem>,
+    /// The container's internal snapshots (qcow2); the active state is read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    snapshots: Vec<String>,
+    /// Backing files below the image, nearest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    backing_chain: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +56,12 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
                 offset_bytes: p.offset_bytes,
             })
             .collect(),
+        snapshots: image.snapshots().to_vec(),
+        backing_chain: image
+            .backing_chain()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
     };
     match common.format {
         Format::Json | Format::Sarif => println!("{}", serde_json::to_string(&out)?),
@@ -59,6 +71,15 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
 }
 
 fn print_human(out: &Inspect, table: &PartitionTable) {
+    for b in &out.backing_chain {
+        println!("backing file: {b}");
+    }
+    if !out.snapshots.is_empty() {
+        println!(
+            "internal snapshots (not read; the active state is): {}",
+            out.snapshots.join(", ")
+        );
+    }
     println!(
         "{}: {} bytes ({}), partition table: {}{}",
         out.image.path,
