@@ -28,6 +28,7 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 
+use rayon::prelude::*;
 use rustix::mm::{MapFlags, ProtFlags};
 
 use super::{ProgressFn, ReadStrategy};
@@ -109,7 +110,7 @@ pub(super) fn assemble(
     let mut copier = Copier {
         files,
         progress,
-        done: 0,
+        done: Default::default(),
         total: 0,
     };
     match strategy {
@@ -176,14 +177,18 @@ fn build_mapped(
         let file = tempfile::tempfile().map_err(|e| Error::io(&dir, e))?;
         file.set_len(virtual_size).map_err(|e| Error::io(&dir, e))?;
         copier.total = scratch_pieces.iter().map(|p| p.2).sum();
-        for (e, start, n) in &scratch_pieces {
+        // Decompressing is the cost of a compressed container: spread the
+        // pieces over the worker threads (positioned writes need no lock).
+        let pieces = split_for_workers(&scratch_pieces);
+        let copier = &*copier;
+        pieces.par_iter().try_for_each(|(e, start, n)| {
             copier.copy(e, *start, *n, &mut |at, bytes| {
                 if bytes.iter().all(|&b| b == 0) {
                     return Ok(()); // Stays a hole.
                 }
                 write_scratch(&file, at, bytes)
-            })?;
-        }
+            })
+        })?;
         for (at, bytes) in patches {
             write_scratch(&file, *at, bytes)?;
         }
@@ -253,6 +258,26 @@ fn build_mapped(
         p(copier.total, Some(copier.total));
     }
     Ok(Assembled::Mapped(stitched))
+}
+
+/// Host pieces cut into units of at most [`COPY_CHUNK`] so that one large
+/// unaligned extent does not keep a single thread busy; compressed units
+/// stay whole.
+fn split_for_workers(pieces: &[(Extent, u64, u64)]) -> Vec<(Extent, u64, u64)> {
+    let mut out = Vec::with_capacity(pieces.len());
+    for &(e, start, n) in pieces {
+        if matches!(e.data, Data::Host { .. }) {
+            let mut at = start;
+            while at < start + n {
+                let step = COPY_CHUNK.min(start + n - at);
+                out.push((e, at, step));
+                at += step;
+            }
+        } else {
+            out.push((e, start, n));
+        }
+    }
+    out
 }
 
 fn write_scratch(file: &File, at: u64, bytes: &[u8]) -> Result<()> {
@@ -394,7 +419,8 @@ fn split(extents: &[Extent], page: u64) -> (Vec<Direct>, Vec<(Extent, u64, u64)>
 struct Copier<'a> {
     files: &'a Files,
     progress: Option<ProgressFn<'a>>,
-    done: u64,
+    /// Bytes done so far, shared by the worker threads.
+    done: std::sync::atomic::AtomicU64,
     total: u64,
 }
 
@@ -403,7 +429,7 @@ type Sink<'s> = dyn FnMut(u64, &[u8]) -> Result<()> + 's;
 impl Copier<'_> {
     /// Write bytes `[start, start+n)` of the virtual disk, which lie inside
     /// extent `e`, to `sink` as `(virtual offset, bytes)`.
-    fn copy(&mut self, e: &Extent, start: u64, n: u64, sink: &mut Sink<'_>) -> Result<()> {
+    fn copy(&self, e: &Extent, start: u64, n: u64, sink: &mut Sink<'_>) -> Result<()> {
         let delta = start - e.virt;
         match e.data {
             Data::Zero => {}
@@ -465,10 +491,10 @@ impl Copier<'_> {
         Ok(())
     }
 
-    fn tick(&mut self, n: u64) {
-        self.done += n;
+    fn tick(&self, n: u64) {
+        let done = self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
         if let Some(p) = self.progress {
-            p(self.done, Some(self.total));
+            p(done, Some(self.total));
         }
     }
 }
