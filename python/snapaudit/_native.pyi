@@ -24,7 +24,12 @@ __all__ = [
 __version__: str
 DEFAULT_READ_MAX_BYTES: int
 
-def open(path: str | os.PathLike[str], *, mmap: bool = True) -> Image: ...
+def open(
+    path: str | os.PathLike[str],
+    *,
+    mmap: bool = True,
+    backing_dir: str | os.PathLike[str] | None = None,
+) -> Image: ...
 def _batch(
     paths: Sequence[str | os.PathLike[str]],
     workers: int | None = None,

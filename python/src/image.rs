@@ -88,10 +88,15 @@ pub(crate) struct Image {
     root: Option<u32>,
 }
 
-/// `snapaudit.open(path, *, mmap=True)`.
+/// `snapaudit.open(path, *, mmap=True, backing_dir=None)`.
 #[pyfunction]
-#[pyo3(name = "open", signature = (path, *, mmap = true))]
-pub(crate) fn open_image(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<Image> {
+#[pyo3(name = "open", signature = (path, *, mmap = true, backing_dir = None))]
+pub(crate) fn open_image(
+    py: Python<'_>,
+    path: PathBuf,
+    mmap: bool,
+    backing_dir: Option<PathBuf>,
+) -> PyResult<Image> {
     run(py, move || {
         let options = OpenOptions {
             strategy: if mmap {
@@ -99,6 +104,7 @@ pub(crate) fn open_image(py: Python<'_>, path: PathBuf, mmap: bool) -> PyResult<
             } else {
                 ReadStrategy::Read
             },
+            backing_dir: backing_dir.as_deref(),
             ..Default::default()
         };
         let image = Arc::new(snapaudit::image::Image::open_with(&path, options)?);
