@@ -378,6 +378,20 @@ impl Image {
         matches!(self.inner.source, Source::Raw(_)) && self.compression() == Compression::None
     }
 
+    /// The file whose bytes are exactly the disk, when there is one (see
+    /// [`Image::is_plain_file`]): the descriptor opened at [`Image::open`],
+    /// which the sanitizer hands to the kernel to clone or copy. The path
+    /// is never opened a second time.
+    pub fn host_file(&self) -> Option<&File> {
+        match &self.inner.source {
+            Source::Raw(file) if self.is_plain_file() => {
+                let meta = file.metadata().ok()?;
+                (meta.is_file() && meta.len() == self.size_bytes()).then_some(file)
+            }
+            _ => None,
+        }
+    }
+
     /// The internal snapshots of the container (qcow2); the active state is
     /// what is read.
     pub fn snapshots(&self) -> &[String] {

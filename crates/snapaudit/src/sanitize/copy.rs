@@ -70,18 +70,6 @@ pub(super) fn is_zero(bytes: &[u8]) -> bool {
     wide && chunks.remainder().iter().all(|&b| b == 0)
 }
 
-/// The input file behind `image`, if the image is a plain, uncompressed
-/// regular file of the mapped size with no container around the disk (so
-/// that its descriptor can be handed to the kernel).
-fn input_file(image: &Image) -> Option<File> {
-    if !image.is_plain_file() {
-        return None;
-    }
-    let file = File::open(image.path()).ok()?;
-    let meta = file.metadata().ok()?;
-    (meta.is_file() && meta.len() == image.size_bytes()).then_some(file)
-}
-
 /// The data segments (`[start, end)`, ascending) of `file`, whose size is
 /// `size`. The whole file when the filesystem cannot tell.
 pub(super) fn data_segments(file: &File, size: u64) -> Vec<(u64, u64)> {
@@ -190,7 +178,7 @@ pub(super) fn copy_image(
 ) -> Result<CopyStats> {
     let size = image.size_bytes();
     let io = |e| Error::io(dst_path, e);
-    if let Some(src) = input_file(image) {
+    if let Some(src) = image.host_file() {
         if sys::reflink(dst, &src).is_ok() {
             dst.set_len(size).map_err(io)?;
             zero_ranges(dst, dst_path, image.bytes(), zero)?;
