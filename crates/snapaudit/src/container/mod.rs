@@ -26,7 +26,10 @@
 
 pub(crate) mod chain;
 mod files;
+mod overlap;
 pub(crate) mod qcow2;
+pub(crate) mod vdi;
+pub(crate) mod vmdk;
 
 pub use chain::{ChainOptions, resolve};
 pub(crate) use files::data_segments;
@@ -297,6 +300,10 @@ pub(crate) fn parse(files: &mut Files, file: FileId, format: Format) -> Result<L
     let layer = match format {
         Format::Raw => Layer::raw(file, files.get(file).size()),
         Format::Qcow2 => qcow2::parse(files, file)?,
+        Format::VmdkSparse | Format::VmdkStream | Format::VmdkDescriptor => {
+            vmdk::parse(files, file)?
+        }
+        Format::VdiStatic | Format::VdiDynamic => vdi::parse(files, file)?,
         other => {
             return Err(Error::unsupported(format!(
                 "{}: {} containers are not read yet",
