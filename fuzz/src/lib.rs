@@ -138,3 +138,54 @@ pub fn exercise_fs(fs: &Fs) {
         }
     }
 }
+
+/// Virtual disks up to this size are also stitched (`Image::open`: every
+/// compressed unit unpacked); larger ones are only resolved, so that a
+/// mutated capacity does not make an input slow.
+const MAX_STITCHED_BYTES: u64 = 64 << 20;
+
+/// Writes the container files `files` (name, bytes) into a directory of
+/// this process, opens the first one's chain with the container layer,
+/// and, when its disk is small, as an `Image` (stitched, allocation map
+/// read). Errors are expected on mutated input; only panics, hangs and
+/// runaway allocation are failures.
+pub fn exercise_container(files: &[(&str, &[u8])]) {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("snapaudit-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("cannot create the fuzz directory");
+        dir
+    });
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).expect("cannot write a fuzz input file");
+    }
+    let Some((top, _)) = files.first() else {
+        return;
+    };
+    let path = dir.join(top);
+    let mut set = snapaudit::container::Files::new();
+    let Ok(id) = set.open(&path) else {
+        return;
+    };
+    let head_len = set
+        .get(id)
+        .size()
+        .min(snapaudit::container::DETECT_HEAD_BYTES as u64);
+    let Ok(head) = set.get(id).read_vec(0, head_len, "head") else {
+        return;
+    };
+    let Ok(snapaudit::container::Detected::Known(format)) =
+        snapaudit::container::detect(&head, None, top)
+    else {
+        return;
+    };
+    let Ok(resolved) = snapaudit::container::resolve(set, id, format, &Default::default()) else {
+        return;
+    };
+    if resolved.virtual_size <= MAX_STITCHED_BYTES
+        && let Ok(image) = snapaudit::image::Image::open(&path)
+    {
+        let _ = image.data_ranges();
+    }
+}
