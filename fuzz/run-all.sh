@@ -79,6 +79,7 @@ max_len_of() {
     check) echo 262144 ;;
     ext4_layout | ext4_fs) echo 262144 ;;
     partition_table | probe) echo 73728 ;;
+    container_vmdk) echo 131072 ;;
     *) echo 65536 ;;
     esac
 }

@@ -283,6 +283,75 @@ fn child_vmdk_reads_its_unallocated_grains_from_the_parent_named_in_its_descript
     );
 }
 
+#[test]
+fn zeroed_grains_read_as_zeros_and_are_not_data_as_qemu_maps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("z.vmdk");
+    run_ok(
+        qemu::img()
+            .args(["create", "-q", "-f", "vmdk", "-o", "zeroed_grain=on"])
+            .arg(&path)
+            .arg("4M"),
+    );
+    run_ok(
+        tool("qemu-io")
+            .args([
+                "-f",
+                "vmdk",
+                "-c",
+                "write -P 0x11 0 1M",
+                "-c",
+                "write -z 256k 128k",
+            ])
+            .arg(&path),
+    );
+    let image = Image::open(&path).unwrap();
+    let flat = dir.path().join("z.raw");
+    run_ok(
+        qemu::img()
+            .args(["convert", "-O", "raw"])
+            .arg(&path)
+            .arg(&flat),
+    );
+    assert!(image.bytes() == std::fs::read(&flat).unwrap());
+    let map = qemu::map(&path);
+    assert!(
+        map.iter()
+            .any(|e| e.zero && !e.data && e.range() == (256 << 10..384 << 10)),
+        "qemu maps the zeroed grains as zero: {map:?}"
+    );
+    let theirs = qemu::coalesce(map.iter().filter(|e| e.data).map(MapEntry::range));
+    assert_eq!(
+        qemu::coalesce(image.data_ranges().unwrap().iter().cloned()),
+        theirs
+    );
+}
+
+#[test]
+fn vdi_discarded_block_reads_as_zeros_as_qemu_reads_it() {
+    let h = Hostile::new("vdi-dynamic");
+    let bmap_at = u64::from(h.u32_at(VDI_OFFSET_BMAP));
+    // Block 1 was allocated (random runs all over the disk); discard it.
+    assert!(h.u32_at(bmap_at + 4) < 0xffff_fffe);
+    h.write(bmap_at + 4, &0xffff_fffeu32.to_le_bytes());
+    let flat = h.dir.join("qemu.raw");
+    run_ok(
+        qemu::img()
+            .args(["convert", "-O", "raw"])
+            .arg(&h.path)
+            .arg(&flat),
+    );
+    let expected = std::fs::read(&flat).unwrap();
+    assert!(expected[1 << 20..2 << 20].iter().all(|&b| b == 0));
+    let image = Image::open(&h.path).unwrap();
+    assert!(image.bytes() == expected);
+    let ours = image.data_ranges().unwrap();
+    assert!(
+        ours.iter().all(|r| r.end <= 1 << 20 || r.start >= 2 << 20),
+        "{ours:?}"
+    );
+}
+
 // --- hostile variants ----------------------------------------------------
 
 /// A hostile copy of a qemu-made image: bytes patched, file truncated.
