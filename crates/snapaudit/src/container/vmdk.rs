@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use super::overlap::check_disjoint_host;
 use super::{BackingRef, Data, Extent, FileId, Files, Format, Layer, push_merged};
 use crate::{Error, Result};
-use descriptor::{Access, Descriptor};
+use descriptor::{Descriptor, Mode};
 use sparse::{MAX_DESCRIPTOR_BYTES, SECTOR_BYTES};
 
 /// The createTypes whose extents this reader joins.
@@ -159,7 +159,7 @@ impl Join<'_> {
                 format!("{name}: VMDK descriptor line {}: {why}", line.line),
             )
         };
-        if line.access == Access::NoAccess {
+        if line.access == Mode::NoAccess {
             return Err(Error::unsupported(format!(
                 "{name}: VMDK descriptor line {}: a NOACCESS extent (its data cannot be read)",
                 line.line

@@ -19,9 +19,9 @@ use crate::{Error, Result};
 /// capped at `files::MAX_FILES` anyway).
 pub(super) const MAX_EXTENTS: usize = 1000;
 
-/// An extent's access mode.
+/// An extent's access mode (RW, RDONLY, NOACCESS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Access {
+pub(super) enum Mode {
     ReadWrite,
     ReadOnly,
     NoAccess,
@@ -30,7 +30,7 @@ pub(super) enum Access {
 /// One extent line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ExtentLine {
-    pub access: Access,
+    pub access: Mode,
     pub sectors: u64,
     /// FLAT, SPARSE, ZERO, VMFS, VMFSSPARSE, ... as written.
     pub kind: String,
@@ -88,9 +88,9 @@ impl Descriptor {
             }
             let first = line.split_whitespace().next().unwrap_or("");
             let access = match first {
-                "RW" => Some(Access::ReadWrite),
-                "RDONLY" => Some(Access::ReadOnly),
-                "NOACCESS" => Some(Access::NoAccess),
+                "RW" => Some(Mode::ReadWrite),
+                "RDONLY" => Some(Mode::ReadOnly),
+                "NOACCESS" => Some(Mode::NoAccess),
                 _ => None,
             };
             if let Some(access) = access {
@@ -118,7 +118,7 @@ impl Descriptor {
 }
 
 /// `<sectors> <type> ["file" [offset]]` after the access word.
-fn extent_line(rest: &str, access: Access, line: usize, at: u64, name: &str) -> Result<ExtentLine> {
+fn extent_line(rest: &str, access: Mode, line: usize, at: u64, name: &str) -> Result<ExtentLine> {
     let bad = |why: &str| Error::corrupt(at, format!("{name}: VMDK descriptor line {line}: {why}"));
     let rest = rest.trim_start();
     let (sectors, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
@@ -197,10 +197,10 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                (Access::ReadWrite, 10240, "FLAT", Some("a b-f001.vmdk"), 0),
-                (Access::ReadOnly, 2048, "FLAT", Some("x.vmdk"), 17),
-                (Access::ReadWrite, 8, "ZERO", None, 0),
-                (Access::NoAccess, 8, "SPARSE", Some("s.vmdk"), 0),
+                (Mode::ReadWrite, 10240, "FLAT", Some("a b-f001.vmdk"), 0),
+                (Mode::ReadOnly, 2048, "FLAT", Some("x.vmdk"), 17),
+                (Mode::ReadWrite, 8, "ZERO", None, 0),
+                (Mode::NoAccess, 8, "SPARSE", Some("s.vmdk"), 0),
             ]
         );
         assert_eq!(d.extents[0].line, 8);
