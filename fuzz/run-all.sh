@@ -21,8 +21,8 @@ fuzz_dir=$(pwd)
 seconds=${1:?usage: run-all.sh SECONDS [TARGET...]}
 shift
 long_factor=${LONG_FACTOR:-3}
-all_targets=(partition_table probe container_qcow2 fstab grub2 bls grub_legacy os_release accounts
-    selinux cmdline scan_stream ext4_layout ext4_fs check rpmdb)
+all_targets=(partition_table probe fstab grub2 bls grub_legacy os_release accounts
+    selinux cmdline scan_stream ext4_layout ext4_fs check rpmdb container_qcow2 container_vmdk container_vdi)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 # nightly if rustup has it; otherwise let stable accept the -Z flags.
@@ -79,6 +79,7 @@ max_len_of() {
     check) echo 262144 ;;
     ext4_layout | ext4_fs) echo 262144 ;;
     partition_table | probe) echo 73728 ;;
+    container_vmdk) echo 131072 ;;
     *) echo 65536 ;;
     esac
 }

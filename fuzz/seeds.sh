@@ -236,5 +236,36 @@ for t in dirty-secrets dirty-credentials-files dirty-lookalikes dirty-fragmented
 done
 printf 'scan_stream: %d files in %s (not committed)\n' "$(ls "$scan_corpus" | wc -l)" "$scan_corpus"
 
+# container-seeds-begin
+# container_vmdk, container_vdi: what qemu-img writes for a 1 MiB disk with
+# data in its first grain/block, cut after the last non-zero byte (the
+# targets pad inputs with zeros to 256 KiB / 1 MiB + 4 KiB). VMDK inputs are
+# `extent.vmdk ‖ NUL line ‖ disk.vmdk` (fuzz/src/lib.rs `split2`).
+truncate -s 1M "$work/c.raw"
+printf 'a seed sector of the container targets' | dd of="$work/c.raw" bs=1 seek=1000 conv=notrunc status=none
+mkdir -p "$work/c" "$out/container_vmdk" "$out/container_vdi"
+for sub in monolithicSparse streamOptimized twoGbMaxExtentSparse; do
+    rm -f "$work/c/"*
+    qemu-img convert -f raw -O vmdk -o subformat=$sub "$work/c.raw" "$work/c/disk.vmdk"
+    if [ $sub = twoGbMaxExtentSparse ]; then
+        prefix "$work/c/disk-s001.vmdk"
+        sed 's/"disk-s001.vmdk"/"extent.vmdk"/' "$work/c/disk.vmdk" | tr -d '\0' >"$work/c/desc"
+        { cat "$work/c/disk-s001.vmdk"; printf '\n\0\n'; cat "$work/c/desc"; } >"$out/container_vmdk/$sub"
+    else
+        prefix "$work/c/disk.vmdk"
+        cp "$work/c/disk.vmdk" "$out/container_vmdk/$sub"
+    fi
+done
+{ head -c 4096 "$work/c.raw"; printf '\n\0\n'
+  printf '# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\nRW 8 FLAT "extent.vmdk" 0\nRW 504 ZERO\n'
+} >"$out/container_vmdk/monolithicFlat"
+for type in dynamic static; do
+    opt=$([ $type = static ] && echo "-o static=on" || true)
+    qemu-img convert -f raw -O vdi $opt "$work/c.raw" "$work/c/disk.vdi"
+    prefix "$work/c/disk.vdi"
+    cp "$work/c/disk.vdi" "$out/container_vdi/$type"
+done
+# container-seeds-end
+
 du -sh "$out"
 for d in "$out"/*/; do printf '%-16s %3d files %6s\n' "$(basename "$d")" "$(ls "$d" | wc -l)" "$(du -sh "$d" | cut -f1)"; done

@@ -8,5 +8,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    snapaudit_fuzz::open_container(data, 64 << 20);
+    snapaudit_fuzz::exercise_container(&[("input.qcow2", data)]);
 });

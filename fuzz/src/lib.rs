@@ -139,34 +139,61 @@ pub fn exercise_fs(fs: &Fs) {
     }
 }
 
-/// Opens `data` as an image file, the way a container on disk is opened
-/// (containers are read through host files, not byte slices), then touches
-/// every page of the virtual disk that the allocation map calls data, so
-/// that compressed units are unpacked and mappings are read. Virtual disks
-/// over `max_virtual_bytes` are not touched (libFuzzer's RSS limit would
-/// count the page cache of a huge sparse scratch file).
-pub fn open_container(data: &[u8], max_virtual_bytes: u64) {
-    use std::io::Write;
-    let Ok(mut file) = tempfile::NamedTempFile::new() else {
+/// Virtual disks up to this size are also stitched (`Image::open`: every
+/// compressed unit unpacked); larger ones are only resolved, so that a
+/// mutated capacity does not make an input slow.
+const MAX_STITCHED_BYTES: u64 = 64 << 20;
+
+/// Writes the container files `files` (name, bytes) into a directory of
+/// this process, opens the first one's chain with the container layer,
+/// and, when its disk is small, as an `Image` (stitched, allocation map
+/// read). Errors are expected on mutated input; only panics, hangs and
+/// runaway allocation are failures.
+pub fn exercise_container(files: &[(&str, &[u8])]) {
+    use std::sync::OnceLock;
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("snapaudit-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("cannot create the fuzz directory");
+        dir
+    });
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).expect("cannot write a fuzz input file");
+    }
+    let Some((top, _)) = files.first() else {
         return;
     };
-    if file.write_all(data).is_err() {
-        return;
-    }
-    let Ok(image) = snapaudit::image::Image::open(file.path()) else {
+    let path = dir.join(top);
+    let mut set = snapaudit::container::Files::new();
+    let Ok(id) = set.open(&path) else {
         return;
     };
-    if image.size_bytes() > max_virtual_bytes {
+    let head_len = set
+        .get(id)
+        .size()
+        .min(snapaudit::container::DETECT_HEAD_BYTES as u64);
+    let Ok(head) = set.get(id).read_vec(0, head_len, "head") else {
         return;
-    }
-    let bytes = image.bytes();
-    let mut sum = 0u8;
-    if let Some(ranges) = image.data_ranges() {
-        for r in ranges {
+    };
+    let Ok(snapaudit::container::Detected::Known(format)) =
+        snapaudit::container::detect(&head, None, top)
+    else {
+        return;
+    };
+    let Ok(resolved) = snapaudit::container::resolve(set, id, format, &Default::default()) else {
+        return;
+    };
+    if resolved.virtual_size <= MAX_STITCHED_BYTES
+        && let Ok(image) = snapaudit::image::Image::open(&path)
+    {
+        // Read one byte of every data page: mapped host runs and scratch.
+        let bytes = image.bytes();
+        let mut sum = 0u8;
+        for r in image.data_ranges().unwrap_or_default() {
             for at in (r.start..r.end).step_by(4096) {
                 sum ^= bytes[at as usize];
             }
         }
+        std::hint::black_box(sum);
     }
-    std::hint::black_box(sum);
 }

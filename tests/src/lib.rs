@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod qemu;
+
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -48,6 +48,8 @@ pub fn resolve(
     let mut seen = HashSet::new();
     seen.insert(identity(files.get(top).path())?);
     let layer = super::parse(&mut files, top, format)?;
+    // The reader knows the precise type (a VHD's, a VMDK's) better than the magic.
+    let format = layer.format;
     let virtual_size = layer.virtual_size;
     let snapshots = layer.snapshots.clone();
     let mut extents = layer.extents;

@@ -26,7 +26,10 @@
 
 pub(crate) mod chain;
 mod files;
+mod overlap;
 pub(crate) mod qcow2;
+pub(crate) mod vdi;
+pub(crate) mod vmdk;
 pub mod write;
 
 pub use chain::{ChainOptions, resolve};
@@ -301,6 +304,10 @@ pub(crate) fn parse(files: &mut Files, file: FileId, format: Format) -> Result<L
             Layer::raw(file, files.get(file).size())
         }
         Format::Qcow2 => qcow2::parse(files, file)?,
+        Format::VmdkSparse | Format::VmdkStream | Format::VmdkDescriptor => {
+            vmdk::parse(files, file)?
+        }
+        Format::VdiStatic | Format::VdiDynamic => vdi::parse(files, file)?,
         other => {
             return Err(Error::unsupported(format!(
                 "{}: {} containers are not read yet",

@@ -142,9 +142,11 @@ impl Image {
             Compression::None => (file, size),
             c => expand::expand(file, size, c, path, options.progress)?,
         };
-        check_size(path, size)?;
         match detect_container(&file, size, path)? {
             Detected::Raw => {
+                // A container file may be shorter than a sector (a VMDK
+                // descriptor); its virtual disk is checked below.
+                check_size(path, size)?;
                 let backing = Backing::load(&file, size, options.strategy, path)?;
                 let mut image =
                     Image::new(path.to_path_buf(), compression, backing, Source::Raw(file));
