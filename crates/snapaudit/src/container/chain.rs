@@ -48,6 +48,9 @@ pub fn resolve(
     let mut seen = HashSet::new();
     seen.insert(identity(files.get(top).path())?);
     let layer = super::parse(&mut files, top, format)?;
+    // The reader may refine what detection saw (a VHD's footer says fixed,
+    // dynamic or differencing).
+    let format = layer.format;
     let virtual_size = layer.virtual_size;
     let snapshots = layer.snapshots.clone();
     let mut extents = layer.extents;

@@ -27,6 +27,8 @@
 pub(crate) mod chain;
 mod files;
 pub(crate) mod qcow2;
+pub(crate) mod vhd;
+pub(crate) mod vhdx;
 
 pub use chain::{ChainOptions, resolve};
 pub(crate) use files::data_segments;
@@ -216,6 +218,33 @@ pub(crate) fn push_merged(out: &mut Vec<Extent>, extent: Extent) {
     out.push(extent);
 }
 
+/// Checks that no two `claims` — `(start, end, where the claim is
+/// recorded)`: byte ranges of a host file that a container's headers,
+/// tables and blocks occupy — share a byte. Two blocks on one byte would
+/// read one block's data as another's, a block over a table its metadata.
+/// `format` names the container in the error.
+pub(crate) fn check_disjoint(
+    claims: &mut [(u64, u64, u64)],
+    name: &str,
+    format: &str,
+) -> Result<()> {
+    claims.sort_unstable();
+    for w in claims.windows(2) {
+        if let [a, b] = w
+            && b.0 < a.1
+        {
+            return Err(Error::corrupt(
+                b.2,
+                format!(
+                    "{name}: {format} structure at {}..{} overlaps the one at {}..{}",
+                    b.0, b.1, a.0, a.1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What the first bytes (and, for VHD, the last sector) of a file say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detected {
@@ -297,6 +326,9 @@ pub(crate) fn parse(files: &mut Files, file: FileId, format: Format) -> Result<L
     let layer = match format {
         Format::Raw => Layer::raw(file, files.get(file).size()),
         Format::Qcow2 => qcow2::parse(files, file)?,
+        // The footer says which kind of VHD it is; the layer's format tells.
+        Format::VhdFixed | Format::VhdDynamic | Format::VhdDifferencing => vhd::parse(files, file)?,
+        Format::Vhdx => vhdx::parse(files, file)?,
         other => {
             return Err(Error::unsupported(format!(
                 "{}: {} containers are not read yet",
