@@ -17,7 +17,9 @@
 //!
 //! All fields are big-endian.
 
-use super::{BackingRef, Data, Extent, FileId, Files, Format, HostFile, Layer, check_disjoint, push_merged};
+use super::{
+    BackingRef, Data, Extent, FileId, Files, Format, HostFile, Layer, check_disjoint, push_merged,
+};
 use crate::util::{be_u16, be_u32, be_u64};
 use crate::{Error, Result};
 
@@ -114,7 +116,13 @@ pub(crate) fn parse(files: &mut Files, id: FileId) -> Result<Layer> {
                     ),
                 ));
             }
-            verify_checksum(&header, D_CHECKSUM, data_offset, "dynamic disk header", &name)?;
+            verify_checksum(
+                &header,
+                D_CHECKSUM,
+                data_offset,
+                "dynamic disk header",
+                &name,
+            )?;
             let extents = blocks(f, id, &header, data_offset, virtual_size, &name)?;
             let backing = if differencing {
                 Some(parent(files, id, &header, data_offset)?)
@@ -523,7 +531,10 @@ mod tests {
         };
         assert_eq!(
             runs,
-            vec![(4096, 1024, host(1000)), (4096 + 3584, 512, host(1000 + 3584))]
+            vec![
+                (4096, 1024, host(1000)),
+                (4096 + 3584, 512, host(1000 + 3584))
+            ]
         );
     }
 }

@@ -238,7 +238,9 @@ fn read_region_table(f: &HostFile, name: &str) -> Result<Regions> {
     if count > MAX_TABLE_ENTRIES {
         return Err(Error::corrupt(
             table_at + R_ENTRY_COUNT as u64,
-            format!("{name}: VHDX region table claims {count} entries, at most {MAX_TABLE_ENTRIES}"),
+            format!(
+                "{name}: VHDX region table claims {count} entries, at most {MAX_TABLE_ENTRIES}"
+            ),
         ));
     }
     let (mut bat, mut metadata) = (None, None);
@@ -326,7 +328,9 @@ fn read_metadata(f: &HostFile, region: &Region, name: &str) -> Result<Metadata> 
     if count > MAX_TABLE_ENTRIES {
         return Err(Error::corrupt(
             region.offset + M_ENTRY_COUNT as u64,
-            format!("{name}: VHDX metadata table claims {count} entries, at most {MAX_TABLE_ENTRIES}"),
+            format!(
+                "{name}: VHDX metadata table claims {count} entries, at most {MAX_TABLE_ENTRIES}"
+            ),
         ));
     }
     let (mut file_parameters, mut disk_size, mut sector_size) = (None, None, None);
@@ -355,7 +359,9 @@ fn read_metadata(f: &HostFile, region: &Region, name: &str) -> Result<Metadata> 
         // Items live after the table, inside the region.
         if length < want
             || offset < METADATA_TABLE_BYTES as u64
-            || offset.checked_add(length).is_none_or(|end| end > region.length)
+            || offset
+                .checked_add(length)
+                .is_none_or(|end| end > region.length)
         {
             return Err(Error::corrupt(
                 entry_at,
@@ -383,8 +389,7 @@ fn read_metadata(f: &HostFile, region: &Region, name: &str) -> Result<Metadata> 
             "{name}: a differencing VHDX (HasParent); snapaudit does not read VHDX parents yet (merge it with `qemu-img convert -O vhdx` or Hyper-V's Merge-VHD)"
         )));
     }
-    if !block_size.is_power_of_two() || !(MIN_BLOCK_BYTES..=MAX_BLOCK_BYTES).contains(&block_size)
-    {
+    if !block_size.is_power_of_two() || !(MIN_BLOCK_BYTES..=MAX_BLOCK_BYTES).contains(&block_size) {
         return Err(Error::corrupt(
             fp_at,
             format!(
@@ -459,7 +464,7 @@ fn read_bat(
         let chunk = f.read_vec(bat.offset + j * 8, n * 8, "VHDX BAT")?;
         for (k, raw) in chunk.chunks_exact(8).enumerate() {
             let index = j + k as u64;
-            if (index + 1) % (chunk_ratio + 1) == 0 {
+            if (index + 1).is_multiple_of(chunk_ratio + 1) {
                 continue; // A sector bitmap entry.
             }
             let block = index - index / (chunk_ratio + 1);
@@ -481,7 +486,8 @@ fn read_bat(
                     },
                 ),
                 PAYLOAD_BLOCK_FULLY_PRESENT => {
-                    let offset = (entry >> BAT_OFFSET_SHIFT) * MIB;
+                    // FileOffsetMB in place: the entry with its low 20 bits clear.
+                    let offset = entry & !((1u64 << BAT_OFFSET_SHIFT) - 1);
                     if !f.contains(offset, len) {
                         return Err(Error::corrupt(
                             entry_at,
@@ -512,7 +518,9 @@ fn read_bat(
                 state => {
                     return Err(Error::corrupt(
                         entry_at,
-                        format!("{name}: VHDX BAT entry of block {block} has unknown state {state}"),
+                        format!(
+                            "{name}: VHDX BAT entry of block {block} has unknown state {state}"
+                        ),
                     ));
                 }
             }
