@@ -292,9 +292,13 @@ fn blocks(
         ));
     }
     let bat = f.read_vec(table_offset, table_bytes, "VHD block allocation table")?;
-    // Every byte range of the file something claims: the metadata, then
-    // each block; two claims on one byte are corrupt.
+    // Every byte range of the file something claims: the footer and its
+    // copy, the header, the BAT, then each block; two claims on one byte
+    // are corrupt.
+    let footer_at = f.size() - FOOTER_BYTES as u64;
     let mut claims: Vec<(u64, u64, u64)> = vec![
+        (0, FOOTER_BYTES as u64, 0),
+        (footer_at, f.size(), footer_at),
         (header_at, header_at + DYN_HEADER_BYTES as u64, header_at),
         (table_offset, table_offset + table_bytes, table_offset),
     ];
