@@ -220,6 +220,80 @@ for v in "-o cluster_size=4096" "-c -o cluster_size=4096" "-o compat=0.10,cluste
 done
 qemu-img create -q -f qcow2 -u -o cluster_size=4096 -b base.raw -F raw "$out/container_qcow2/backing.qcow2" 1M
 
+# --- container_vhd / container_vhdx: small images --------------------------
+# qemu-img writes the fixed and the empty dynamic VHD and the VHDX; a
+# dynamic VHD with 4 KiB blocks (three allocated, partial sector bitmaps)
+# and a differencing VHD over it (W2ru and W2ku parent locators) are
+# written here from the specification (qemu writes only 2 MiB blocks and no
+# differencing disks). The VHDX seed is the file's prefix up to the end of
+# its last region, its log region zeroed: the target zero-extends it.
+if command -v qemu-img >/dev/null 2>&1; then
+    mkdir -p "$out/container_vhd" "$out/container_vhdx"
+    head -c 65536 /dev/zero | tr '\0' 'v' >"$work/vhd.raw"
+    qemu-img convert -q -f raw -O vpc -o subformat=fixed "$work/vhd.raw" "$out/container_vhd/fixed.vhd"
+    qemu-img create -q -f vpc "$out/container_vhd/empty-dynamic.vhd" 1M
+    python3 -S - "$out/container_vhd" <<'EOF'
+import struct, sys
+out = sys.argv[1]
+def csum(b, at):
+    b[at:at + 4] = b'\0' * 4
+    b[at:at + 4] = struct.pack('>I', ~sum(b) & 0xffffffff)
+def vhd(disk_type, locators):
+    block, size = 4096, 64 * 1024
+    entries = size // block
+    footer = bytearray(512)
+    footer[0:8] = b'conectix'
+    struct.pack_into('>IIQI4sI4sQQHBBI', footer, 8, 2, 0x10000, 512, 0, b'win ', 0x10000,
+                     b'Wi2k', size, size, 16, 4, 2, disk_type)
+    footer[68:84] = bytes(range(16))
+    csum(footer, 64)
+    header = bytearray(1024)
+    header[0:8] = b'cxsparse'
+    struct.pack_into('>QQIII', header, 8, 2**64 - 1, 2560, 0x10000, entries, block)
+    header[64:64 + 20] = 'parent.vhd'.encode('utf-16-be')
+    data = {}
+    at = 1536
+    for n, (code, path) in enumerate(locators):
+        raw = path.encode('utf-16-le')
+        struct.pack_into('>4sIIIQ', header, 576 + n * 24, code, 512, len(raw), 0, at)
+        data[at] = raw
+        at += 512
+    csum(header, 36)
+    bat = bytearray(b'\xff' * 512)
+    at = 3072
+    for n, (index, bitmap) in enumerate([(0, b'\xff'), (3, b'\xa5'), (9, b'\x80')]):
+        struct.pack_into('>I', bat, index * 4, at // 512)
+        data[at] = bitmap
+        data[at + 512] = bytes([0x40 + n]) * block
+        at += 512 + block
+    f = bytearray(at + 512)
+    f[0:512] = footer
+    f[512:1536] = header
+    f[2560:3072] = bat
+    for k, v in data.items():
+        f[k:k + len(v)] = v
+    f[at:at + 512] = footer
+    return f
+open(out + '/dynamic-4k-blocks.vhd', 'wb').write(vhd(3, []))
+open(out + '/differencing.vhd', 'wb').write(
+    vhd(4, [(b'W2ku', 'C:\\vms\\parent.vhd'), (b'W2ru', '.\\parent.vhd')]))
+EOF
+    qemu-img convert -q -f raw -O vhdx -o block_size=1M "$work/vhd.raw" "$work/seed.vhdx"
+    python3 -S - "$work/seed.vhdx" "$out/container_vhdx/small.vhdx" <<'EOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], 'rb').read())
+# The end of the last region (BAT or metadata), from region table 1.
+t = b[192 * 1024:256 * 1024]
+end = max(sum(struct.unpack_from('<QI', t, 32 + n * 32))
+          for n in range(struct.unpack_from('<I', t, 8)[0]))
+b[1 << 20:2 << 20] = bytes(1 << 20)  # the log region: empty, LogGuid is zero
+b = b[:end]
+open(sys.argv[2], 'wb').write(b[:len(b.rstrip(b'\0'))])
+EOF
+else
+    echo "qemu-img not found (apt-get install -y qemu-utils): no container seeds" >&2
+fi
+
 # scan_stream: the fixtures' files with planted (fabricated) secrets, behind
 # the target's 4-byte header (chunk size 17, piece seed 7, no path). They go
 # to the uncommitted working corpus, not to seeds/: committed files that

@@ -12,7 +12,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # --- system tools the fixture factory and the tests call -------------------
 # command:Debian package. sfdisk/sgdisk/fdisk build partition tables, mkfs.*
 # and cryptsetup the non-ext probe fixtures, zstd the committed sample disk,
-# rpm, db5.3-util and sqlite3 the rpm database of build-rpm-fixture.sh.
+# rpm, db5.3-util and sqlite3 the rpm database of build-rpm-fixture.sh,
+# qemu-img (qemu-utils) the container tests' oracle.
 tools=(
     mke2fs:e2fsprogs debugfs:e2fsprogs e2fsck:e2fsprogs
     sfdisk:fdisk fdisk:fdisk sgdisk:gdisk mkfs.vfat:dosfstools
@@ -20,6 +21,7 @@ tools=(
     mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin
     zstd:zstd python3:python3 awk:mawk qemu-img:qemu-utils qemu-io:qemu-utils
     rpmbuild:rpm rpm:rpm db5.3_load:db5.3-util sqlite3:sqlite3
+    qemu-img:qemu-utils
 )
 export PATH="$PATH:/usr/sbin:/sbin"
 need_pkgs=()

@@ -197,3 +197,43 @@ pub fn exercise_container(files: &[(&str, &[u8])]) {
         std::hint::black_box(sum);
     }
 }
+
+/// Container targets: the input is written to a scratch file (one per
+/// process and target, rewritten for each input) and extended with a
+/// sparse zero tail to at least `min_len` bytes (the seeds are prefixes:
+/// the blocks their tables point at are zeros), then parsed as the top of
+/// a chain by `container::resolve` as `format`. What must hold beyond no
+/// panic: every host extent of the map lies inside its host file, which is
+/// what stitching the disk relies on.
+pub fn exercise_padded_container(
+    data: &[u8],
+    target: &str,
+    format: snapaudit::container::Format,
+    min_len: u64,
+) {
+    use snapaudit::container::{ChainOptions, Data, Files, resolve};
+    let path = std::env::temp_dir().join(format!("snapaudit-fuzz-{target}-{}", std::process::id()));
+    std::fs::write(&path, data).expect("write the scratch file");
+    if (data.len() as u64) < min_len {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("reopen the scratch file");
+        file.set_len(min_len).expect("extend the scratch file");
+    }
+    let mut files = Files::new();
+    let top = files.open(&path).expect("open the scratch file");
+    if let Ok(resolved) = resolve(files, top, format, &ChainOptions::default()) {
+        for e in &resolved.extents {
+            if let Data::Host { file, offset } = e.data {
+                let host = resolved.files.get(file);
+                assert!(
+                    host.contains(offset, e.len),
+                    "extent {e:?} runs past the end of the {}-byte {}",
+                    host.size(),
+                    host.display()
+                );
+            }
+        }
+    }
+}

@@ -285,3 +285,25 @@ pub mod fixtures {
         pub fsck_clean: bool,
     }
 }
+
+/// The `snapaudit` binary of this workspace, built once per process.
+pub fn snapaudit_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let root = workspace_root();
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-q", "-p", "snapaudit-cli", "--bin", "snapaudit"])
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p snapaudit-cli failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let bin = target.join("debug").join("snapaudit");
+        assert!(bin.is_file(), "no binary at {}", bin.display());
+        bin
+    })
+    .clone()
+}

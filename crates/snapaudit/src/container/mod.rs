@@ -27,8 +27,11 @@
 pub(crate) mod chain;
 mod files;
 mod overlap;
+pub(crate) use overlap::{check_disjoint, check_disjoint_host};
 pub(crate) mod qcow2;
 pub(crate) mod vdi;
+pub(crate) mod vhd;
+pub(crate) mod vhdx;
 pub(crate) mod vmdk;
 pub mod write;
 
@@ -304,17 +307,13 @@ pub(crate) fn parse(files: &mut Files, file: FileId, format: Format) -> Result<L
             Layer::raw(file, files.get(file).size())
         }
         Format::Qcow2 => qcow2::parse(files, file)?,
+        // The footer says which kind of VHD it is; the layer's format tells.
+        Format::VhdFixed | Format::VhdDynamic | Format::VhdDifferencing => vhd::parse(files, file)?,
+        Format::Vhdx => vhdx::parse(files, file)?,
         Format::VmdkSparse | Format::VmdkStream | Format::VmdkDescriptor => {
             vmdk::parse(files, file)?
         }
         Format::VdiStatic | Format::VdiDynamic => vdi::parse(files, file)?,
-        other => {
-            return Err(Error::unsupported(format!(
-                "{}: {} containers are not read yet",
-                files.get(file).display(),
-                other.name()
-            )));
-        }
     };
     layer.validate(&files.get(file).display())?;
     Ok(layer)

@@ -7,6 +7,7 @@
 //! compressed units that each cost a full unpack.
 
 use super::{Data, Extent, FileId, Files};
+
 use crate::{Error, Result};
 
 /// Fails when two extents of `extents` (one layer's map) use overlapping
@@ -39,6 +40,33 @@ pub(crate) fn check_disjoint_host(files: &Files, extents: &[Extent], what: &str)
                     files.get(FileId(b.0)).display(),
                     b.1,
                     a.1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that no two `claims` — `(start, end, where the claim is
+/// recorded)`: byte ranges of a host file that a container's headers,
+/// tables and blocks occupy — share a byte. Two blocks on one byte would
+/// read one block's data as another's, a block over a table its metadata.
+/// `format` names the container in the error.
+pub(crate) fn check_disjoint(
+    claims: &mut [(u64, u64, u64)],
+    name: &str,
+    format: &str,
+) -> Result<()> {
+    claims.sort_unstable();
+    for w in claims.windows(2) {
+        if let [a, b] = w
+            && b.0 < a.1
+        {
+            return Err(Error::corrupt(
+                b.2,
+                format!(
+                    "{name}: {format} structure at {}..{} overlaps the one at {}..{}",
+                    b.0, b.1, a.0, a.1
                 ),
             ));
         }

@@ -9,7 +9,9 @@
 //!
 //! All fields are big-endian.
 
-use super::{BackingRef, Codec, Data, Extent, FileId, Files, Format, Layer, push_merged};
+use super::{
+    BackingRef, Codec, Data, Extent, FileId, Files, Format, Layer, check_disjoint, push_merged,
+};
 use crate::{Error, Result};
 
 /// Header fields (qcow2.txt "Header").
@@ -376,26 +378,16 @@ fn extended_entry(
 /// tables are not read); a reader that followed them could be looping over
 /// hostile tables or reading one file's data as another's.
 fn check_no_overlap(extents: &[Extent], name: &str) -> Result<()> {
-    let mut host: Vec<(u64, u64)> = extents
+    // Only uncompressed clusters: compressed ones are byte-packed, and the
+    // sector-rounded length qcow2 records for each may reach into the next.
+    let mut claims: Vec<(u64, u64, u64)> = extents
         .iter()
         .filter_map(|e| match e.data {
-            Data::Host { offset, .. } => Some((offset, offset + e.len)),
+            Data::Host { offset, .. } => Some((offset, offset + e.len, offset)),
             _ => None,
         })
         .collect();
-    host.sort_unstable();
-    for w in host.windows(2) {
-        if w[1].0 < w[0].1 {
-            return Err(Error::corrupt(
-                w[1].0,
-                format!(
-                    "{name}: qcow2 host cluster at {} is mapped by two guest clusters",
-                    w[1].0
-                ),
-            ));
-        }
-    }
-    Ok(())
+    check_disjoint(&mut claims, name, "qcow2 data cluster")
 }
 
 fn read_header(files: &Files, id: FileId) -> Result<Header> {

@@ -9,7 +9,7 @@
 //!
 //! All fields are little-endian.
 
-use super::overlap::check_disjoint_host;
+use super::check_disjoint_host;
 use super::{Data, Extent, FileId, Files, Format, Layer, push_merged};
 use crate::util::{le_u32, le_u64};
 use crate::{Error, Result};

@@ -20,7 +20,7 @@ mod sparse;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::overlap::check_disjoint_host;
+use super::check_disjoint_host;
 use super::{BackingRef, Data, Extent, FileId, Files, Format, Layer, push_merged};
 use crate::{Error, Result};
 use descriptor::{Descriptor, Mode};
