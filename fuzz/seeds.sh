@@ -294,6 +294,30 @@ else
     echo "qemu-img not found (apt-get install -y qemu-utils): no container seeds" >&2
 fi
 
+# sparse_tar: GNU tar's sparse formats (old GNU with extension blocks,
+# PAX 0.0, 0.1, 1.0) and a plain member, of a small sparse file, with a
+# 512-byte blocking factor so that no record padding follows the archive.
+# sparse-tar-seeds-begin
+mkdir -p "$work/sparse"
+truncate -s 1M "$work/sparse/d.raw"
+for i in 1 2 3 4 5 6; do
+    printf 'run%d' "$i" | dd of="$work/sparse/d.raw" bs=1 seek=$((i * 131072 + i * 100)) conv=notrunc 2>/dev/null
+done
+tar_seed() {
+    local name=$1
+    shift
+    tar --mtime=@1696161600 --owner=0 --group=0 --numeric-owner -b 1 "$@" \
+        -cf "$work/$name.tar" -C "$work/sparse" d.raw
+    seed sparse_tar "$work/$name.tar" "$name.tar"
+}
+tar_seed gnu-sparse -S --format=gnu
+tar_seed pax-0.0 -S --format=posix --sparse-version=0.0 --pax-option=delete=atime,delete=ctime
+tar_seed pax-0.1 -S --format=posix --sparse-version=0.1 --pax-option=delete=atime,delete=ctime
+tar_seed pax-1.0 -S --format=posix --sparse-version=1.0 --pax-option=delete=atime,delete=ctime
+truncate -s 4096 "$work/sparse/d.raw"
+tar_seed plain --format=gnu
+# sparse-tar-seeds-end
+
 # scan_stream: the fixtures' files with planted (fabricated) secrets, behind
 # the target's 4-byte header (chunk size 17, piece seed 7, no path). They go
 # to the uncommitted working corpus, not to seeds/: committed files that

@@ -307,3 +307,111 @@ pub fn snapaudit_bin() -> PathBuf {
     })
     .clone()
 }
+
+/// Disk images packed the ways they are shipped: GNU tar (sparse or not),
+/// gzip, zstd, qemu-img containers. Every tool is the real one; a missing
+/// tool fails the test with the command that installs it.
+pub mod archives {
+    use std::path::{Path, PathBuf};
+
+    use super::fixtures::{run_ok, search_path, tool};
+
+    /// Panics with the install command unless `command` is on the search path.
+    pub fn require_tool(command: &str, package: &str) {
+        let found = std::env::split_paths(&search_path()).any(|dir| dir.join(command).is_file());
+        assert!(found, "{command} not found: apt-get install -y {package}");
+    }
+
+    /// The sample system disk, decompressed by `zstd` (which keeps its
+    /// zero runs as holes) into `dir/system-disk.raw`.
+    pub fn sample_raw(dir: &Path) -> PathBuf {
+        require_tool("zstd", "zstd");
+        let out = dir.join("system-disk.raw");
+        run_ok(
+            tool("zstd")
+                .args(["-d", "-q", "-f", "--sparse"])
+                .arg(super::fixtures::sample_zst())
+                .arg("-o")
+                .arg(&out),
+        );
+        out
+    }
+
+    /// A sparse raw file of `size_bytes` at `path`: `runs` pieces of
+    /// pseudo-random data (some block-aligned, some not, of varied
+    /// lengths) at pseudo-random places in the first 90%, and a trailing
+    /// hole. Deterministic in `seed`.
+    pub fn synthetic_sparse_raw(path: &Path, size_bytes: u64, runs: usize, seed: u64) {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::create(path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        file.set_len(size_bytes).expect("set_len");
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let data_end = size_bytes / 10 * 9;
+        for _ in 0..runs {
+            let len = 1 + next() % (3 * 4096);
+            let offset = next() % (data_end - len);
+            let offset = if next() % 2 == 0 {
+                offset & !4095
+            } else {
+                offset
+            };
+            let bytes: Vec<u8> = (0..len).map(|_| (next() % 255 + 1) as u8).collect();
+            file.write_all_at(&bytes, offset).expect("write");
+        }
+    }
+
+    /// `tar ARGS -cf out -C dir member` with GNU tar (`-S` in `args` for a
+    /// sparse member).
+    pub fn gnu_tar(args: &[&str], dir: &Path, member: &str, out: &Path) {
+        require_tool("tar", "tar");
+        run_ok(
+            tool("tar")
+                .args(args)
+                .arg("-cf")
+                .arg(out)
+                .arg("-C")
+                .arg(dir)
+                .arg(member),
+        );
+    }
+
+    /// `path` compressed by `gzip` or `zstd` into `path.gz` / `path.zst`
+    /// (the original is kept).
+    pub fn compress(compressor: &str, path: &Path) -> PathBuf {
+        let (package, suffix) = match compressor {
+            "gzip" => ("gzip", "gz"),
+            "zstd" => ("zstd", "zst"),
+            other => panic!("no compressor {other}"),
+        };
+        require_tool(compressor, package);
+        let mut name = path.as_os_str().to_owned();
+        name.push(".");
+        name.push(suffix);
+        let out = PathBuf::from(name);
+        run_ok(tool(compressor).args(["-q", "-f", "-k"]).arg(path));
+        assert!(
+            out.is_file(),
+            "{compressor} did not write {}",
+            out.display()
+        );
+        out
+    }
+
+    /// `qemu-img convert -O FORMAT src out`.
+    pub fn qemu_img_convert(src: &Path, format: &str, out: &Path) {
+        require_tool("qemu-img", "qemu-utils");
+        run_ok(
+            tool("qemu-img")
+                .args(["convert", "-f", "raw", "-O", format])
+                .arg(src)
+                .arg(out),
+        );
+    }
+}

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::ProgressFn;
+use super::{ProgressFn, tarball};
 use crate::{Error, Result};
 
 /// How an input image was packed.
@@ -60,6 +60,9 @@ const XZ_MAGIC: &[u8] = &[0xfd, b'7', b'z', b'X', b'Z', 0x00];
 const TAR_MAGIC_OFFSET: usize = 257;
 const TAR_MAGIC: &[u8] = b"ustar";
 const TAR_BLOCK: usize = 512;
+
+/// Tar headers are read a block at a time: buffer the decoder's output.
+const TAR_READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Expansion works in blocks of this size; an all-zero block becomes a hole.
 const BLOCK_BYTES: usize = 64 * 1024;
@@ -213,41 +216,12 @@ fn copy_sparse(mut input: impl Read, out: &mut File) -> io::Result<u64> {
     Ok(total)
 }
 
-/// A tar export holds exactly one disk image; refuse archives with several
-/// non-empty regular files rather than guess which one is the disk.
+/// A tar export holds exactly one disk image (see [`tarball`]); sparse
+/// members keep their holes.
 fn extract_single_tar_member(stream: impl Read, out: &mut File, path: &Path) -> Result<u64> {
-    let mut archive = tar::Archive::new(stream);
-    let io_err = |e: io::Error| Error::io(path, e);
-    let mut found: Option<(String, u64)> = None;
-    for entry in archive.entries().map_err(io_err)? {
-        let entry = entry.map_err(io_err)?;
-        let header = entry.header();
-        if !header.entry_type().is_file() || header.size().unwrap_or(0) == 0 {
-            continue;
-        }
-        let name = entry
-            .path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "?".into());
-        if let Some((first, _)) = &found {
-            return Err(Error::unsupported(format!(
-                "{}: the tar archive holds more than one file ({first}, {name}); extract the disk image and pass it directly",
-                path.display()
-            )));
-        }
-        let size = copy_sparse(entry, out).map_err(io_err)?;
-        found = Some((name, size));
-    }
-    match found {
-        Some((_, size)) => Ok(size),
-        None => Err(Error::corrupt(
-            0,
-            format!(
-                "{}: the tar archive holds no non-empty file",
-                path.display()
-            ),
-        )),
-    }
+    let mut input = io::BufReader::with_capacity(TAR_READ_BUFFER_BYTES, stream);
+    let member = tarball::extract_single(&mut input, out, path)?;
+    Ok(member.size_bytes)
 }
 
 /// Fill `buf` as far as the reader allows; returns the number of bytes read

@@ -20,7 +20,9 @@
 
 mod backing;
 mod expand;
+pub mod sparse_map;
 mod stitch;
+pub mod tarball;
 
 pub use expand::Compression;
 
