@@ -343,11 +343,7 @@ fn hostile_qcow2_images_are_clear_errors() {
     let mut b = good.clone();
     let v = be64(&b, first);
     put64(&mut b, second, v);
-    corrupt_with_offset(
-        open_bytes(d, "overlap.qcow2", &b),
-        "overlap",
-        "two guest clusters",
-    );
+    corrupt_with_offset(open_bytes(d, "overlap.qcow2", &b), "overlap", "overlaps");
 
     let mut b = good.clone();
     b[20..24].copy_from_slice(&30u32.to_be_bytes());

@@ -43,7 +43,9 @@ fn sanitize_writes_raw_qcow2_vhd_and_compressed_outputs_of_the_same_disk() {
     for (name, format) in [("clean.qcow2", "qcow2"), ("clean.vhd", "vpc")] {
         let out = d.join(name);
         ok(&sanitize(&input, &["-o", &s(&out)]), name);
-        let info = qemu_img(&["info", "--output=json", &s(&out)]);
+        // qemu probes a fixed VHD as raw (its cookie is only at the end):
+        // name the format.
+        let info = qemu_img(&["info", "-f", format, "--output=json", &s(&out)]);
         let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
         assert_eq!(info["format"], format, "{name}");
         assert_eq!(

@@ -124,6 +124,11 @@ pub(crate) fn parse(files: &mut Files, id: FileId) -> Result<Layer> {
         push_merged(&mut extents, Extent { virt, len, data });
     }
     check_disjoint_host(files, &extents, "VDI block")?;
+    if header.image_type == TYPE_STATIC {
+        // Every block is preallocated: the file's holes are the disk's
+        // unwritten parts, as qemu reports them.
+        files.set_passthrough(id);
+    }
     Ok(Layer {
         format: if header.image_type == TYPE_STATIC {
             Format::VdiStatic

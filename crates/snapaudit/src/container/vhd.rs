@@ -99,6 +99,8 @@ pub(crate) fn parse(files: &mut Files, id: FileId) -> Result<Layer> {
                     ),
                 ));
             }
+            // The data area is a raw disk: its holes are the disk's.
+            files.set_passthrough(id);
             let mut layer = Layer::raw(id, virtual_size);
             layer.format = Format::VhdFixed;
             Ok(layer)

@@ -184,6 +184,8 @@ impl Join<'_> {
             ),
             ("FLAT", Some(file_name)) => {
                 let file = self.open(file_name, line)?;
+                // A flat extent file is a raw disk: its holes are the disk's.
+                self.files.set_passthrough(file);
                 let host = self.files.get(file);
                 let offset = line
                     .offset_sectors
