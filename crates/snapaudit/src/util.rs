@@ -20,8 +20,16 @@ pub(crate) fn le_u64(buf: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(slice(buf, off, 8)?.try_into().ok()?))
 }
 
+pub(crate) fn be_u16(buf: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(slice(buf, off, 2)?.try_into().ok()?))
+}
+
 pub(crate) fn be_u32(buf: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_be_bytes(slice(buf, off, 4)?.try_into().ok()?))
+}
+
+pub(crate) fn be_u64(buf: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(slice(buf, off, 8)?.try_into().ok()?))
 }
 
 /// Exactly `2 × N` hex digits (either case) as `N` bytes; `None` for any

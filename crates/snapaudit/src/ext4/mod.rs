@@ -7,6 +7,7 @@
 //! expose (superblock counters and state, group descriptors, inode numbers
 //! and flags, block maps, bitmaps).
 
+pub mod journal;
 pub mod layout;
 mod root;
 mod symlink_guard;
