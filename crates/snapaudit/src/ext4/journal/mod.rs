@@ -88,6 +88,36 @@ pub fn journal_ranges(layout: &Layout<'_>) -> Result<Vec<Range<u64>>> {
         .collect())
 }
 
+/// The journal's log blocks (all but its superblock) as volume byte
+/// ranges, when the log is empty (`s_start` = 0, as after a clean unmount
+/// or a replay): zeroing them then loses nothing. `None` when there is no
+/// journal or its log is not empty.
+pub fn empty_log_ranges(layout: &Layout<'_>) -> Result<Option<Vec<Range<u64>>>> {
+    let bs = u64::from(layout.superblock().block_size_bytes());
+    let Some((extents, _)) = journal_extents(layout)? else {
+        return Ok(None);
+    };
+    let Some(first) = extents.first().filter(|e| e.logical_block == 0) else {
+        return Ok(None);
+    };
+    let jsb = layout.block(first.physical_block)?;
+    let empty = crate::util::be_u32(jsb, 0) == Some(JBD2_MAGIC_NUMBER)
+        && crate::util::be_u32(jsb, superblock::S_START) == Some(0);
+    if !empty {
+        return Ok(None);
+    }
+    let mut ranges: Vec<Range<u64>> = extents
+        .iter()
+        .map(|e| e.physical_block * bs..(e.physical_block + e.len_blocks) * bs)
+        .collect();
+    // Keep the journal superblock.
+    if let Some(r) = ranges.first_mut() {
+        r.start += bs;
+    }
+    ranges.retain(|r| r.start < r.end);
+    Ok(Some(ranges))
+}
+
 /// A journal inside the volume, read through its inode's block map.
 struct MappedLog<'a> {
     vol: &'a [u8],
