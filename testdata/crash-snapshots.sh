@@ -45,25 +45,27 @@ snapshot() {
     loop=$(losetup -f --show "$img")
     mount -o "$opts" "$loop" "$mnt"
     mkdir -p "$mnt/etc" "$mnt/sbin" "$mnt/root/.ssh" "$mnt/var/log"
-    echo 'crash-snapshot' >"$mnt/etc/hostname"
-    echo "UUID=$(blkid -s UUID -o value "$loop") / ext4 defaults 0 1" >"$mnt/etc/fstab"
     # A file written and deleted before the snapshot.
     cp "$old" "$mnt/root/old-key"
     sync
     rm "$mnt/root/old-key"
+    # A global sync writes the checkpointed metadata home too; from here
+    # on only fsync is used, which commits to the journal alone.
     sync
+    echo 'crash-snapshot' >"$mnt/etc/hostname"
+    echo "UUID=$(blkid -s UUID -o value "$loop") / ext4 defaults 0 1" >"$mnt/etc/fstab"
     if [ "$name" = small-log ]; then
         # Many small transactions: the log is written round several times.
         local i
         for i in $(seq 1 400); do
             echo "line $i" >>"$mnt/var/log/messages"
-            sync -f "$mnt/var/log/messages"
+            sync "$mnt/var/log/messages"
         done
     fi
     install -m 600 "$key" "$mnt/root/.ssh/id_ed25519"
     echo 'alias ll="ls -l"' >"$mnt/root/.bashrc"
-    sync -f "$mnt/root/.ssh/id_ed25519"
-    sync
+    sync "$mnt/etc/hostname" "$mnt/etc/fstab" "$mnt/etc" "$mnt/root/.bashrc" \
+        "$mnt/root/.ssh/id_ed25519" "$mnt/root/.ssh" "$mnt/root"
     # The snapshot: a copy of the image while it is mounted.
     cp --sparse=always "$img" "$out/$name.img"
     umount "$mnt"

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use snapaudit::ext4::layout::Layout;
+use snapaudit::ext4::layout::{Follow, Layout};
 use snapaudit::ext4::{FileKind, Fs, Recovery, Stat, Volume};
 use snapaudit::image::Image;
 use snapaudit::partition::PartitionTable;
@@ -180,6 +180,13 @@ fn crash_snapshots_read_like_copies_e2fsck_replayed() {
         // them): the comparison above is not vacuous.
         if name != "uncommitted" {
             assert!(a.contains_key("/root/.ssh/id_ed25519"), "{name}");
+            let disk = Image::open(&snap).unwrap();
+            let raw = Layout::open(disk.bytes()).unwrap();
+            let on_disk = raw.lookup("/root/.ssh/id_ed25519", Follow::All);
+            assert!(
+                on_disk.is_err(),
+                "{name}: the key is already on disk: {on_disk:?}"
+            );
         }
     }
 }
