@@ -19,6 +19,7 @@ tools=(
     mkswap:util-linux flock:util-linux blkid:util-linux
     mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin
     zstd:zstd python3:python3 awk:mawk
+    ssh-keygen:openssh-client losetup:mount mount:mount
     rpmbuild:rpm rpm:rpm db5.3_load:db5.3-util sqlite3:sqlite3
 )
 export PATH="$PATH:/usr/sbin:/sbin"
