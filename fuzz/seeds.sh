@@ -318,6 +318,26 @@ truncate -s 4096 "$work/sparse/d.raw"
 tar_seed plain --format=gnu
 # sparse-tar-seeds-end
 
+# jbd2_replay: journals of 1024 1 KiB blocks written by debugfs's journal
+# writer (e2fsprogs >= 1.46), stored up to their last non-zero byte: no
+# checksum (32-bit), checksum v3 with 64bit, a revoke (one transaction each:
+# debugfs's writer starts the log over at each jo).
+jbd2_seed() {
+    local name=$1 mkfs_opts=$2 writes=$3 img=$work/jbd2.img
+    rm -f "$img"
+    mke2fs -q -F -t ext4 -b 1024 -J size=1 $mkfs_opts "$img" 4096
+    printf "jbd2-seed %04d\n" $(seq 1 250) | head -c 3072 >"$work/jbd2.blk"
+    printf '%b' "$writes" | debugfs -w -f - "$img" >/dev/null 2>&1
+    debugfs -R "dump <8> $work/jbd2.journal" "$img" >/dev/null 2>&1
+    # Trailing zeros off: the target pads them back.
+    python3 -c 'import sys; d=open(sys.argv[1],"rb").read().rstrip(b"\0"); open(sys.argv[2],"wb").write(d)' \
+        "$work/jbd2.journal" "$out/jbd2_replay/$name"
+}
+mkdir -p "$out/jbd2_replay"
+jbd2_seed plain "-O ^metadata_csum,^64bit" "jo\\njw -b 100,101 $work/jbd2.blk\\njc\\n"
+jbd2_seed revoke "-O ^metadata_csum,^64bit" "jo\\njw -r 101,102\\njc\\n"
+jbd2_seed csum-v3 "-O metadata_csum,64bit" "jo -c\\njw -b 100,101,102 $work/jbd2.blk\\njc\\n"
+
 # scan_stream: the fixtures' files with planted (fabricated) secrets, behind
 # the target's 4-byte header (chunk size 17, piece seed 7, no path). They go
 # to the uncommitted working corpus, not to seeds/: committed files that

@@ -21,6 +21,7 @@ tools=(
     mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin
     zstd:zstd python3:python3 awk:mawk qemu-img:qemu-utils qemu-io:qemu-utils
     tar:tar gzip:gzip
+    ssh-keygen:openssh-client losetup:mount mount:mount
     rpmbuild:rpm rpm:rpm db5.3_load:db5.3-util sqlite3:sqlite3
     qemu-img:qemu-utils
 )

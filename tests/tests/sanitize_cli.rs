@@ -108,8 +108,12 @@ fn a_run_writes_out_and_exits_by_what_is_left() {
 fn refusals_exit_2_and_leave_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.img");
-    // A journal that needs recovery.
-    let image = fixtures::image("sys-journal-needs-recovery");
+    // A journal that needs recovery and cannot be replayed.
+    let broken = tempfile::tempdir().unwrap();
+    let image = with_broken_journal(
+        &fixtures::image("sys-journal-needs-recovery"),
+        broken.path(),
+    );
     let output = run(&[os("sanitize"), image.as_os_str(), os("-o"), out.as_os_str()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("journal needs recovery"));

@@ -542,8 +542,37 @@ fn a_deleted_key_in_free_blocks_is_gone_from_the_raw_bytes() {
 }
 
 #[test]
-fn a_filesystem_whose_journal_needs_recovery_is_refused() {
+fn a_journal_that_needs_recovery_is_replayed_into_the_copy() {
+    let meta = fixtures::meta("sys-journal-needs-recovery");
     let image = fixtures::image("sys-journal-needs-recovery");
+    let done = sanitize(&image, &audit(&image), &PlanOptions::default());
+    assert!(
+        done.plan
+            .actions
+            .iter()
+            .any(|a| a.op == Operation::ReplayJournal),
+        "{:#?}",
+        done.plan.actions
+    );
+    // The journal's copy of /etc/hostname's block is in place.
+    let off = meta.u64(&format!(
+        "p{}.start_bytes",
+        meta.get("root.partition").unwrap()
+    ));
+    let block = meta.u64("journal.block");
+    let bytes = std::fs::read(&done.out).unwrap();
+    let at = (off + block * 4096) as usize;
+    assert_eq!(&bytes[at..at + 7], b"replay\n");
+    let again = Image::open(&done.out).unwrap();
+    let table = snapaudit::partition::PartitionTable::read(&again).unwrap();
+    let volume = snapaudit::ext4::find_root(&again, &table).unwrap();
+    assert!(volume.recovery().is_none(), "needs_recovery is cleared");
+}
+
+#[test]
+fn a_filesystem_whose_journal_cannot_be_replayed_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = with_broken_journal(&fixtures::image("sys-journal-needs-recovery"), dir.path());
     let img = Image::open(&image).unwrap();
     let plan = Plan::from_report(&audit(&image), &img, &PlanOptions::default()).unwrap();
     assert!(plan.is_refused());

@@ -339,3 +339,21 @@ pub fn snapaudit_bin() -> PathBuf {
     })
     .clone()
 }
+
+/// A copy of `src` (in `dir`) whose root filesystem's journal superblock
+/// has an invalid block type: its journal cannot be replayed.
+pub fn with_broken_journal(src: &Path, dir: &Path) -> std::path::PathBuf {
+    let copy = dir.join("broken-journal.img");
+    std::fs::copy(src, &copy).unwrap();
+    let image = Image::open(&copy).unwrap();
+    let table = snapaudit::partition::PartitionTable::read(&image).unwrap();
+    let volume = snapaudit::ext4::find_root(&image, &table).unwrap();
+    let layout = snapaudit::ext4::layout::Layout::open(volume.bytes()).unwrap();
+    let jsb = snapaudit::ext4::journal::journal_ranges(&layout).unwrap()[0].start;
+    let at = volume.image_offset(jsb) + 7;
+    drop(layout);
+    drop(image);
+    let file = std::fs::OpenOptions::new().write(true).open(&copy).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, &[9], at).unwrap();
+    copy
+}

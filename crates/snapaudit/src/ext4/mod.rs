@@ -7,6 +7,7 @@
 //! expose (superblock counters and state, group descriptors, inode numbers
 //! and flags, block maps, bitmaps).
 
+pub mod journal;
 pub mod layout;
 mod root;
 mod symlink_guard;
@@ -14,5 +15,6 @@ mod volume;
 
 pub use root::find_root;
 pub use volume::{
-    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Stat, Volume, WalkEntry, join_path,
+    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Recovery, Stat, Volume, WalkEntry,
+    join_path,
 };

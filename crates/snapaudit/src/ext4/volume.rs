@@ -32,6 +32,42 @@ pub struct Volume {
     size_bytes: u64,
     /// Volume offset → disk offset, for a volume of several segments.
     segments: Option<std::sync::Arc<[Segment]>>,
+    /// What became of a journal that needed recovery (`None`: it did not).
+    recovery: Option<std::sync::Arc<Recovery>>,
+}
+
+/// A journal that needed recovery (the snapshot of a mounted filesystem).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// Replayed in memory: the volume's bytes are the filesystem as e2fsck
+    /// leaves it after the replay.
+    Replayed {
+        transactions: u32,
+        blocks_replayed: u64,
+        /// The volume byte ranges the replay changed (replayed blocks, the
+        /// superblock's block, the journal superblock's block).
+        patched: Vec<std::ops::Range<u64>>,
+        /// The journal's blocks, as volume byte ranges.
+        journal: Vec<std::ops::Range<u64>>,
+    },
+    /// Not replayable (the reason): the volume is read as it is on disk.
+    Failed(String),
+}
+
+impl Recovery {
+    /// "N transaction(s), M block(s) replayed", or why it failed.
+    pub fn describe(&self) -> String {
+        match self {
+            Recovery::Replayed {
+                transactions,
+                blocks_replayed,
+                ..
+            } => format!(
+                "the journal was replayed in memory ({transactions} transaction(s), {blocks_replayed} block(s))"
+            ),
+            Recovery::Failed(why) => format!("the journal could not be replayed: {why}"),
+        }
+    }
 }
 
 /// A run of a volume that lies contiguous on the disk.
@@ -57,14 +93,10 @@ struct WindowReader {
 /// ext4's primary superblock: where and how long.
 const SB_OFFSET: u64 = 1024;
 const SB_BYTES: u64 = 1024;
-/// `s_feature_incompat` within the superblock, and its RECOVER bit.
+/// `s_feature_incompat` within the superblock.
 const SB_FEATURE_INCOMPAT: usize = 0x60;
-const EXT4_FEATURE_INCOMPAT_RECOVER: u32 = 0x4;
 /// `s_log_block_size` of a 64 KiB block, the largest Linux mounts.
 const MAX_LOG_BLOCK_SIZE: u64 = 6;
-/// `s_feature_ro_compat` and its METADATA_CSUM bit.
-const SB_FEATURE_RO_COMPAT: usize = 0x64;
-const EXT4_FEATURE_RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 
 impl Ext4Read for WindowReader {
     fn read(
@@ -120,7 +152,47 @@ impl Volume {
             start_bytes,
             size_bytes,
             segments: None,
+            recovery: None,
         }
+        .recover_journal()
+    }
+
+    /// This volume with its journal replayed over it in memory when its
+    /// superblock says the journal needs recovery (see [`Recovery`]); a
+    /// clean filesystem costs one superblock field.
+    fn recover_journal(mut self) -> Volume {
+        let outcome = match super::journal::recover(self.bytes()) {
+            Ok(None) => return self,
+            Ok(Some(r)) => {
+                let patched = r
+                    .patches
+                    .iter()
+                    .map(|(at, b)| *at..*at + b.len() as u64)
+                    .collect();
+                let state = Recovery::Replayed {
+                    transactions: r.replay.transactions,
+                    blocks_replayed: r.replay.blocks_replayed,
+                    patched,
+                    journal: r.journal_ranges,
+                };
+                match self.with_patches(r.patches) {
+                    Ok(mut v) => {
+                        v.recovery = Some(std::sync::Arc::new(state));
+                        return v;
+                    }
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(e) => e.to_string(),
+        };
+        self.recovery = Some(std::sync::Arc::new(Recovery::Failed(outcome)));
+        self
+    }
+
+    /// What became of a journal that needed recovery; `None` when it did
+    /// not.
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.recovery.as_deref()
     }
 
     /// A named volume made of `segments` of the disk (a logical volume),
@@ -178,7 +250,9 @@ impl Volume {
             start_bytes: first.disk_offset,
             size_bytes: expect,
             segments: map,
-        })
+            recovery: None,
+        }
+        .recover_journal())
     }
 
     /// The same volume with `patches` — `(volume offset, bytes)`, ascending
@@ -245,31 +319,23 @@ impl Volume {
 
     /// Load the filesystem with `ext4-view`.
     ///
-    /// ext4-view replays a pending journal in memory, but only journals with
-    /// the 64bit and checksum-v3 features; it refuses the rest (ext3, and
-    /// ext4 without metadata_csum). A snapshot of a mounted filesystem is
-    /// then read as it is on disk, without the replay — the same state our
-    /// own layout reader sees — by showing ext4-view a superblock whose
-    /// "needs recovery" flag is cleared. [`Fs::journal_replayed`] tells
-    /// which happened; the `fs.unclean` rule reports it.
+    /// A journal that needed recovery was replayed by [`Volume::new`]: the
+    /// bytes ext4-view reads are the replayed filesystem, whose superblock
+    /// no longer asks for recovery. Where the replay failed
+    /// ([`Recovery::Failed`]) the filesystem is read as it is on disk, by
+    /// showing ext4-view a superblock whose "needs recovery" flag is
+    /// cleared (ext4-view would otherwise replay the journal itself, or
+    /// refuse it). [`Fs::journal_replayed`] tells which happened; the
+    /// `fs.unclean` rule reports it.
     pub fn open(&self) -> Result<Fs> {
         // The fields it checks are the same in the override superblock.
         self.check_superblock_for_ext4_view()?;
+        if let Some(Recovery::Failed(why)) = self.recovery() {
+            return self.open_as_on_disk(why);
+        }
         match self.load(None) {
             Err(Ext4Error::Incompatible(i)) if i.to_string().contains("journal") => {
-                let sb = self.superblock_without_recover().ok_or_else(|| {
-                    Error::unsupported(format!(
-                        "partition {}: ext4 filesystem: {i}",
-                        self.partition
-                    ))
-                })?;
-                let inner = self.load(Some(sb)).map_err(|e| self.error("/", e))?;
-                Ok(Fs {
-                    inner,
-                    volume: self.clone(),
-                    journal_replayed: false,
-                    dir_index: Default::default(),
-                })
+                self.open_as_on_disk(&i.to_string())
             }
             Err(e) => Err(self.error("/", e)),
             Ok(inner) => Ok(Fs {
@@ -279,6 +345,24 @@ impl Volume {
                 dir_index: Default::default(),
             }),
         }
+    }
+
+    /// Load the filesystem as it is on disk, its journal not replayed
+    /// (`why` says why not).
+    fn open_as_on_disk(&self, why: &str) -> Result<Fs> {
+        let sb = self.superblock_without_recover().ok_or_else(|| {
+            Error::unsupported(format!(
+                "partition {}: ext4 filesystem: {why}",
+                self.partition
+            ))
+        })?;
+        let inner = self.load(Some(sb)).map_err(|e| self.error("/", e))?;
+        Ok(Fs {
+            inner,
+            volume: self.clone(),
+            journal_replayed: false,
+            dir_index: Default::default(),
+        })
     }
 
     fn load(&self, superblock_override: Option<Vec<u8>>) -> std::result::Result<Ext4, Ext4Error> {
@@ -359,15 +443,7 @@ impl Volume {
             .bytes()
             .get(SB_OFFSET as usize..(SB_OFFSET + SB_BYTES) as usize)?
             .to_vec();
-        let incompat =
-            crate::util::le_u32(&sb, SB_FEATURE_INCOMPAT)? & !EXT4_FEATURE_INCOMPAT_RECOVER;
-        sb.get_mut(SB_FEATURE_INCOMPAT..SB_FEATURE_INCOMPAT + 4)?
-            .copy_from_slice(&incompat.to_le_bytes());
-        if crate::util::le_u32(&sb, SB_FEATURE_RO_COMPAT)? & EXT4_FEATURE_RO_COMPAT_METADATA_CSUM
-            != 0
-        {
-            super::layout::csum::set_superblock_checksum(&mut sb)?;
-        }
+        super::journal::clear_recover(&mut sb, false)?;
         Some(sb)
     }
 
@@ -506,7 +582,8 @@ impl Fs {
     }
 
     /// False when a pending journal could not be replayed and the
-    /// filesystem is read as it is on disk (see [`Volume::open`]).
+    /// filesystem is read as it is on disk (see [`Volume::open`] and
+    /// [`Volume::recovery`]).
     pub fn journal_replayed(&self) -> bool {
         self.journal_replayed
     }

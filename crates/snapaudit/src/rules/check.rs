@@ -81,7 +81,7 @@ pub fn check_with(
                 os::check(&facts, &mut findings);
                 let flags = match Layout::open(volume.bytes()) {
                     Ok(layout) => {
-                        fs_rules::check(&layout, fs.journal_replayed(), &mut findings);
+                        fs_rules::check(&layout, volume.recovery(), &mut findings);
                         account_file_flags(&layout)
                     }
                     Err(e) => {

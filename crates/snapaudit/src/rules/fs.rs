@@ -1,5 +1,6 @@
 //! `fs.*`: the root filesystem's superblock and group descriptors.
 
+use crate::ext4::Recovery;
 use crate::ext4::layout::{IncompatFeatures, Layout, RoCompatFeatures};
 use crate::report::{Finding, Severity};
 
@@ -7,7 +8,9 @@ use crate::report::{Finding, Severity};
 /// cloud-init, the resize of the root partition itself).
 const MIN_FREE_BYTES: u64 = 64 << 20;
 
-pub fn check(layout: &Layout<'_>, journal_replayed: bool, out: &mut Vec<Finding>) {
+/// `layout` reads the filesystem as audited (after a journal replay);
+/// `recovery` says what became of a journal that needed recovery.
+pub fn check(layout: &Layout<'_>, recovery: Option<&Recovery>, out: &mut Vec<Finding>) {
     let sb = layout.superblock();
     let block_bytes = u64::from(sb.block_size_bytes());
     // The superblock's free counts are updated lazily by the kernel; the
@@ -70,21 +73,24 @@ pub fn check(layout: &Layout<'_>, journal_replayed: bool, out: &mut Vec<Finding>
             .remediation("delete small files (caches, session files) before taking the snapshot"),
         );
     }
-    if sb.needs_recovery() || !sb.is_clean() {
-        let why = if sb.needs_recovery() {
-            "its journal needs recovery"
-        } else {
-            "it is not marked clean"
-        };
-        let mut f = Finding::new(
-            "fs.unclean",
-            Severity::Warning,
-            format!(
-                "the root filesystem was snapshotted while mounted: {why}; the first boot replays the journal and recent writes may be missing or inconsistent"
+    if recovery.is_some() || sb.needs_recovery() || !sb.is_clean() {
+        let message = match recovery {
+            Some(Recovery::Replayed {
+                transactions,
+                blocks_replayed,
+                ..
+            }) => format!(
+                "the root filesystem was snapshotted while mounted: its journal needed recovery; snapaudit replayed it in memory ({transactions} transaction(s), {blocks_replayed} block(s)) and audited the replayed filesystem, as the first boot will see it"
             ),
-        );
-        if !journal_replayed && sb.needs_recovery() {
-            f = f.evidence("snapaudit read the filesystem as it is on disk, without replaying the journal (this journal format cannot be replayed offline yet)");
+            Some(Recovery::Failed(why)) => format!(
+                "the root filesystem was snapshotted while mounted: its journal needs recovery, but it could not be replayed ({why}); snapaudit read the filesystem as it is on disk, without the journal's newest writes, which the first boot may or may not recover"
+            ),
+            None if sb.needs_recovery() => "the root filesystem was snapshotted while mounted: its journal needs recovery; the first boot replays the journal and recent writes may be missing or inconsistent".to_string(),
+            None => "the root filesystem was snapshotted while mounted: it is not marked clean; recent writes may be missing or inconsistent".to_string(),
+        };
+        let mut f = Finding::new("fs.unclean", Severity::Warning, message);
+        if let Some(r) = recovery {
+            f = f.evidence(r.describe());
         }
         out.push(f.remediation(
             "stop the instance (or sync and freeze the filesystem) before taking the snapshot",

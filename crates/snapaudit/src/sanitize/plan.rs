@@ -17,8 +17,8 @@ use super::edits::MetaEdits;
 use super::ranges::{ByteRange, covered, normalize};
 use super::unlink;
 use super::{FreeSpacePolicy, PlanOptions};
-use crate::ext4::find_root;
 use crate::ext4::layout::{DirEntryRaw, FileByteRange, Follow, Inode, Layout, Superblock};
+use crate::ext4::{Recovery, Volume, find_root};
 use crate::image::Image;
 use crate::partition::{Partition, PartitionTable};
 use crate::report::{Finding, Location, Report, Severity};
@@ -49,6 +49,13 @@ pub enum Operation {
     ZeroRange,
     /// Every free block of a filesystem is zeroed (what zerofree does).
     ZeroFreeSpace,
+    /// A journal that needed recovery is replayed into the copy (the
+    /// replayed blocks written, `needs_recovery` cleared, the log emptied),
+    /// as e2fsck would.
+    ReplayJournal,
+    /// The journal's log blocks (all but its superblock) are zeroed: they
+    /// hold old copies of files and metadata.
+    ZeroJournal,
 }
 
 impl Operation {
@@ -61,6 +68,8 @@ impl Operation {
             Operation::Delete => "delete",
             Operation::ZeroRange => "zero-range",
             Operation::ZeroFreeSpace => "zero-free-space",
+            Operation::ReplayJournal => "replay-journal",
+            Operation::ZeroJournal => "zero-journal",
         }
     }
 }
@@ -218,6 +227,7 @@ impl Plan {
         let dtime = deletion_time();
         let mut zero: Vec<ByteRange> = Vec::new();
         let mut patches: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut replayed: Vec<(u64, Vec<u8>)> = Vec::new();
         for (index, items) in per_fs {
             let part = match table.get(index) {
                 Ok(p) => p,
@@ -252,12 +262,17 @@ impl Plan {
             plan.refused.extend(fs.refusal);
             zero.append(&mut fs.zero);
             patches.append(&mut fs.patches);
+            replayed.append(&mut fs.replayed);
         }
+        let zero = normalize(zero);
+        // The replayed blocks carry the plan's own edits and zeroing, so
+        // that the order in which the patches are written does not matter.
+        for (offset, bytes) in &mut replayed {
+            overlay(*offset, bytes, &zero, &patches);
+        }
+        patches.append(&mut replayed);
         patches.sort_by_key(|(offset, _)| *offset);
-        plan.writes = WriteSet {
-            zero: normalize(zero),
-            patches,
-        };
+        plan.writes = WriteSet { zero, patches };
         Ok(plan)
     }
 
@@ -294,6 +309,30 @@ impl Plan {
             .iter()
             .map(|(_, b)| b.len() as u64)
             .sum()
+    }
+}
+
+/// `bytes` (at image offset `offset`) with the parts that `zero` covers
+/// zeroed and the parts that `patches` cover overwritten.
+fn overlay(offset: u64, bytes: &mut [u8], zero: &[ByteRange], patches: &[(u64, Vec<u8>)]) {
+    let end = offset + bytes.len() as u64;
+    let mut put = |at: u64, src: Option<&[u8]>, len: u64| {
+        let lo = at.max(offset);
+        let hi = (at + len).min(end);
+        if lo >= hi {
+            return;
+        }
+        let dst = &mut bytes[(lo - offset) as usize..(hi - offset) as usize];
+        match src {
+            None => dst.fill(0),
+            Some(src) => dst.copy_from_slice(&src[(lo - at) as usize..(hi - at) as usize]),
+        }
+    };
+    for z in zero {
+        put(z.offset_bytes, None, z.len_bytes);
+    }
+    for (at, src) in patches {
+        put(*at, Some(src), src.len() as u64);
     }
 }
 
@@ -371,6 +410,9 @@ struct FsPlanner<'i> {
     refusal: Option<Refusal>,
     zero: Vec<ByteRange>,
     patches: Vec<(u64, Vec<u8>)>,
+    /// The journal's replayed blocks (image offsets), written under the
+    /// plan's edits.
+    replayed: Vec<(u64, Vec<u8>)>,
 }
 
 impl<'i> FsPlanner<'i> {
@@ -385,6 +427,7 @@ impl<'i> FsPlanner<'i> {
             refusal: None,
             zero: Vec::new(),
             patches: Vec::new(),
+            replayed: Vec::new(),
         }
     }
 
@@ -411,7 +454,10 @@ impl<'i> FsPlanner<'i> {
             self.all_not_fixable(items, &reason);
             return;
         }
-        let bytes = self.part.bytes(self.image);
+        // The filesystem as its volume shows it: a journal that needed
+        // recovery replayed over it.
+        let volume = Volume::new(self.image, self.part);
+        let bytes = volume.bytes();
         let layout = match Layout::open(bytes) {
             Ok(l) => l,
             Err(e) => {
@@ -424,9 +470,14 @@ impl<'i> FsPlanner<'i> {
             }
         };
         let sb = layout.superblock();
-        let refusal = if sb.needs_recovery() {
+        let refusal = if let Some(Recovery::Failed(why)) = volume.recovery() {
             Some(format!(
-                "partition {}: the journal needs recovery (the snapshot was taken while the filesystem was mounted): replaying it at the next mount could write old blocks back over the sanitized ones; let e2fsck replay it on a copy of the source (or mount and unmount it) and sanitize again",
+                "partition {}: the journal needs recovery (the snapshot was taken while the filesystem was mounted) and snapaudit cannot replay it: {why}; replaying it at the next mount could write old blocks back over the sanitized ones; let e2fsck replay it on a copy of the source and sanitize that",
+                self.index()
+            ))
+        } else if sb.needs_recovery() {
+            Some(format!(
+                "partition {}: the journal needs recovery after its replay",
                 self.index()
             ))
         } else if layout.truncated_bytes() > 0 {
@@ -562,6 +613,7 @@ impl<'i> FsPlanner<'i> {
         } else {
             None
         };
+        let unallocated = self.journal(&volume, &layout, unallocated);
         for (finding, offset, len) in unallocated {
             let in_free = len > 0 && covered(&free, offset, len);
             match (&mut zero_free, in_free) {
@@ -589,6 +641,81 @@ impl<'i> FsPlanner<'i> {
             }
         }
         self.actions.extend(zero_free);
+    }
+
+    /// A replayed journal goes into the copy (its blocks, as the volume
+    /// shows them, under the plan's edits); the log is zeroed when it was
+    /// replayed or holds findings, and is empty. Returns the unallocated
+    /// findings the zeroed log does not cover.
+    fn journal(
+        &mut self,
+        volume: &Volume,
+        layout: &Layout<'_>,
+        unallocated: Vec<(FindingRef, u64, u64)>,
+    ) -> Vec<(FindingRef, u64, u64)> {
+        let start = self.start();
+        let replayed = match volume.recovery() {
+            Some(Recovery::Replayed {
+                transactions,
+                blocks_replayed,
+                patched,
+                ..
+            }) => {
+                let mut bytes = 0;
+                for r in patched {
+                    if let Some(b) = usize::try_from(r.start)
+                        .ok()
+                        .and_then(|s| volume.bytes().get(s..s + (r.end - r.start) as usize))
+                    {
+                        self.replayed.push((start + r.start, b.to_vec()));
+                        bytes += b.len() as u64;
+                    }
+                }
+                self.actions.push(Action {
+                    op: Operation::ReplayJournal,
+                    partition: self.index(),
+                    path: None,
+                    inode: None,
+                    description: format!(
+                        "replay the journal of partition {} into the copy ({transactions} transaction(s), {blocks_replayed} block(s)), clear needs_recovery and empty the log, as e2fsck does",
+                        self.index()
+                    ),
+                    bytes,
+                    fixes: Vec::new(),
+                });
+                true
+            }
+            _ => false,
+        };
+        let log: Vec<ByteRange> = match crate::ext4::journal::empty_log_ranges(layout) {
+            Ok(Some(ranges)) => ranges
+                .into_iter()
+                .map(|r| ByteRange::new(start + r.start, r.end - r.start))
+                .collect(),
+            _ => return unallocated,
+        };
+        let (in_log, rest): (Vec<_>, Vec<_>) = unallocated
+            .into_iter()
+            .partition(|(_, offset, len)| *len > 0 && covered(&log, *offset, *len));
+        if !replayed && in_log.is_empty() {
+            return rest;
+        }
+        let bytes: u64 = log.iter().map(|r| r.len_bytes).sum();
+        self.zero.extend(log.iter().copied());
+        self.actions.push(Action {
+            op: Operation::ZeroJournal,
+            partition: self.index(),
+            path: None,
+            inode: None,
+            description: format!(
+                "zero the journal's log of partition {} ({}): old copies of files and metadata",
+                self.index(),
+                human_bytes(bytes)
+            ),
+            bytes,
+            fixes: in_log.into_iter().map(|(f, _, _)| f).collect(),
+        });
+        rest
     }
 
     /// Refuse to touch this filesystem — if the plan would touch it at all

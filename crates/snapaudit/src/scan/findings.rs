@@ -134,6 +134,17 @@ pub(crate) fn in_region(
             Some(*partition),
             "zero the free blocks (snapaudit sanitize, or zerofree on the partition) and rotate the secret",
         ),
+        RegionKind::Journal { partition } => (
+            DELETED.to_string(),
+            Severity::Error,
+            format!(
+                "{} in the journal of partition {partition} at image byte {offset_bytes}: an old copy of a file or of metadata is still on the disk",
+                noun(m)
+            ),
+            Some("journal".to_string()),
+            Some(*partition),
+            "zero the journal (snapaudit sanitize of a cleanly unmounted or replayed filesystem) and rotate the secret",
+        ),
         RegionKind::Unpartitioned => (
             DELETED.to_string(),
             Severity::Error,

@@ -42,6 +42,7 @@ use super::sparse::DataMap;
 use super::stream::StreamScan;
 use super::unallocated::{self, Region, RegionKind, ZERO_BLOCK_BYTES};
 use super::vendor::{Provenance, VendorDb, read_file_limited};
+use crate::ext4::Volume;
 use crate::ext4::layout::{FileByteRange, Layout};
 use crate::image::Image;
 use crate::partition::{FsKind, PartitionTable};
@@ -238,9 +239,19 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
     let mut outcome = ScanOutcome::default();
 
     // --- plan: filesystems and raw regions ---------------------------------
+    // An ext filesystem is read as its volume shows it: with a journal that
+    // needed recovery replayed over it.
+    let volumes: Vec<Option<Volume>> = table
+        .partitions
+        .iter()
+        .map(|p| {
+            let is_ext = p.fs.as_ref().is_some_and(|f| f.kind.is_ext());
+            (is_ext && !p.partition_type.is_container()).then(|| Volume::new(image, p))
+        })
+        .collect();
     let mut exts: Vec<ExtFs<'_>> = Vec::new();
     let mut regions: Vec<Region> = Vec::new();
-    for p in &table.partitions {
+    for (p, volume) in table.partitions.iter().zip(&volumes) {
         if p.partition_type.is_container() {
             continue;
         }
@@ -251,8 +262,9 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
             // Ciphertext: nothing to find.
             continue;
         }
-        if kind.is_some_and(FsKind::is_ext) {
-            if let Ok(layout) = Layout::open(bytes) {
+        if let Some(volume) = volume {
+            if let Ok(layout) = Layout::open(volume.bytes()) {
+                regions.extend(journal_regions(&layout, p.index, start_bytes));
                 exts.push(ExtFs {
                     partition: p.index,
                     start_bytes,
@@ -464,6 +476,25 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
         path_findings(fs, file, scanner, &mut outcome.findings);
     }
     outcome
+}
+
+/// The journal's blocks of the ext filesystem `layout` reads (partition
+/// `partition`, at image offset `start_bytes`): old copies of metadata and
+/// data, as the disk holds them.
+fn journal_regions(layout: &Layout<'_>, partition: u32, start_bytes: u64) -> Vec<Region> {
+    let vol_len = layout.volume().len() as u64;
+    crate::ext4::journal::journal_ranges(layout)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| {
+            let len_bytes = r.end.min(vol_len).checked_sub(r.start)?;
+            (len_bytes > 0).then(|| Region {
+                kind: RegionKind::Journal { partition },
+                image_start: start_bytes.saturating_add(r.start),
+                len_bytes,
+            })
+        })
+        .collect()
 }
 
 /// The regions of the disk that no partition covers (extended containers do

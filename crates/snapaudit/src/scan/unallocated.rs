@@ -27,6 +27,9 @@ pub(crate) const ZERO_BLOCK_BYTES: usize = 4096;
 pub(crate) enum RegionKind {
     /// Free blocks of the ext filesystem in `partition`: deleted data.
     Free { partition: u32 },
+    /// The journal's blocks of the ext filesystem in `partition`: old
+    /// copies of metadata and data (data=journal, small files).
+    Journal { partition: u32 },
     /// Space between or after partitions (or before the first).
     Unpartitioned,
     /// A partition whose filesystem snapaudit cannot read (`fs` names what
