@@ -11,6 +11,7 @@ use snapaudit::image::Image;
 use snapaudit::rules::{CheckOptions, check};
 
 use crate::fixtures::tool;
+use crate::qemu::coalesce;
 
 const QEMU_HINT: &str = "qemu-img not found: apt-get install -y qemu-utils";
 
@@ -70,21 +71,6 @@ pub fn qemu_data_ranges(path: &Path, format: Option<&str>) -> Vec<Range<u64>> {
                 start..start + e["length"].as_u64().expect("length")
             }),
     )
-}
-
-/// Adjacent ranges joined.
-pub fn coalesce(ranges: impl IntoIterator<Item = Range<u64>>) -> Vec<Range<u64>> {
-    let mut out: Vec<Range<u64>> = Vec::new();
-    for r in ranges {
-        if r.is_empty() {
-            continue;
-        }
-        match out.last_mut() {
-            Some(last) if last.end == r.start => last.end = r.end,
-            _ => out.push(r),
-        }
-    }
-    out
 }
 
 /// The allocation map snapaudit reads, coalesced.

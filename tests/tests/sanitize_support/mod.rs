@@ -320,24 +320,7 @@ pub fn filler(len: usize, seed: u64) -> Vec<u8> {
 
 /// The snapaudit binary, built on first use (`cargo build -p snapaudit-cli`).
 pub fn snapaudit_bin() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let root = snapaudit_tests::workspace_root();
-        let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "snapaudit-cli", "--bin", "snapaudit"])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p snapaudit-cli failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let bin = target.join("debug").join("snapaudit");
-        assert!(bin.is_file(), "no binary at {}", bin.display());
-        bin
-    })
-    .clone()
+    snapaudit_tests::snapaudit_bin()
 }
 
 /// A copy of `src` (in `dir`) whose root filesystem's journal superblock
