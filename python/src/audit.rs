@@ -18,6 +18,7 @@ pub(crate) fn check_image(path: &Path, profile: &str, scan: bool) -> Native<Repo
         } else {
             snapaudit::rules::ScanPolicy::Skip
         },
+        root_partition: None,
     };
     let image = snapaudit::image::Image::open(path)?;
     let mut report = snapaudit::rules::check(&image, &options)?;

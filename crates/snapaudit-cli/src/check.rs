@@ -24,6 +24,7 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
         } else {
             ScanPolicy::Scan
         },
+        root_partition: common.partition,
     };
     if args.no_scan {
         let audit = |image: &Image| check_with(image, &options, None);
@@ -156,7 +157,15 @@ fn audit_one(
             r.image.path = path.display().to_string();
             r
         }
-        Err(e) => Report::failed(info, profile, &e),
+        Err(e) => {
+            // The report says it too, but a report may be going to a file.
+            let path = path.display().to_string();
+            eprintln!(
+                "snapaudit: error: {}",
+                crate::errors::join_once([path.as_str(), &crate::errors::one_line(&e)])
+            );
+            Report::failed(info, profile, &e)
+        }
     }
 }
 

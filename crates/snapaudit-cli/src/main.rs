@@ -5,6 +5,7 @@
 
 mod args;
 mod check;
+mod errors;
 mod files;
 mod inspect;
 mod open;
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
         // `snapaudit cat … | head` closes the pipe early: not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("snapaudit: error: {e:#}");
+            eprintln!("snapaudit: error: {}", errors::one_line_anyhow(&e));
             ExitCode::from(2)
         }
     }

@@ -38,8 +38,8 @@ pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
         .and_then(|o| o.pretty_name.clone().or_else(|| o.id.clone()));
     writeln!(
         out,
-        "  disk: {} table, {} partition(s){}{}",
-        report.disk.table,
+        "  disk: {}, {} partition(s){}{}",
+        table_words(&report.disk.table),
         report.disk.partitions.len(),
         root.map(|r| format!(
             ", root = partition {} ({})",
@@ -88,6 +88,14 @@ pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
         s.errors, s.warnings, s.infos, report.stats.elapsed_ms
     )?;
     Ok(())
+}
+
+/// The table kind for people: "gpt table", "no partition table".
+pub(crate) fn table_words(kind: &str) -> String {
+    match kind {
+        "none" => "no partition table".to_string(),
+        k => format!("{k} table"),
+    }
 }
 
 fn location(f: &Finding) -> String {

@@ -38,12 +38,20 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
     if common.format == Format::Sarif {
         bail!("sanitize prints human or JSON output, not SARIF");
     }
+    if common.partition.is_some() {
+        // The plan fixes the root filesystem the audit finds by content;
+        // a chosen partition would audit one filesystem and fix another.
+        bail!(
+            "sanitize does not take --partition: it fixes the root filesystem it finds by content (see `snapaudit check` for the findings)"
+        );
+    }
     let image = crate::open::image(common, &args.image)?;
     let report = snapaudit::rules::check(
         &image,
         &CheckOptions {
             profile: Profile::by_name(&args.profile)?,
             scan: ScanPolicy::Scan,
+            root_partition: None,
         },
     )
     .with_context(|| format!("cannot audit {}", args.image.display()))?;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use snapaudit::image::Image;
+use snapaudit::partition::PartitionTable;
 use snapaudit::rules::Profile;
 use snapaudit::scan::{RuleSet, ScanOptions, ScanProgress, scan_report};
 
@@ -22,7 +23,20 @@ use crate::check::audit_all;
 pub fn run(common: &Common, args: &ScanArgs) -> Result<ExitCode> {
     let progress = ByteProgress::start(&args.images);
     let options = scan_options(args.rules.as_deref(), progress.as_ref())?;
-    let audit = |image: &Image| scan_report(image, &options);
+    let audit = |image: &Image| {
+        let mut report = scan_report(image, &options)?;
+        // --partition N: the findings inside partition N (0, the whole
+        // disk, is all of them). The scan itself still covers the disk, so
+        // a secret is found the same way with or without the option.
+        if let Some(n) = common.partition {
+            PartitionTable::read_disk(image)?.select(image, n)?;
+            if n != 0 {
+                report.findings.retain(|f| f.location.partition == Some(n));
+                report.finish();
+            }
+        }
+        Ok(report)
+    };
     let code = audit_all(
         common,
         &args.images,
