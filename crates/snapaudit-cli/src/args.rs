@@ -101,6 +101,32 @@ pub struct CheckArgs {
     /// Custom scan rules in gitleaks' TOML format, added to the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
+}
+
+/// Accepting known findings, and what fails the run.
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// Leave out the findings of an earlier report (its JSON, JSON lines or
+    /// SARIF), by fingerprint.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
+    /// Leave out findings matching `RULE [PATH-GLOB]` lines of this file
+    /// (default: ./.snapauditignore when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+    /// The lowest severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    /// Exit 0 whatever the findings (2 still means an image could not be audited).
+    Never,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +137,8 @@ pub struct ScanArgs {
     /// Custom scan rules in gitleaks' TOML format, added to the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
 }
 
 #[derive(Debug, Args)]

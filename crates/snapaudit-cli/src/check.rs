@@ -12,6 +12,7 @@ use snapaudit::report::{Report, to_sarif};
 use snapaudit::rules::{CheckOptions, Profile, ScanPolicy, check_with};
 use snapaudit::scan::ScanOptions;
 
+use crate::accept::Accept;
 use crate::args::{CheckArgs, Common, Format};
 use crate::scan::{ByteProgress, scan_options};
 
@@ -26,9 +27,17 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
         },
         root_partition: common.partition,
     };
+    let accept = Accept::load(&args.accept)?;
     if args.no_scan {
         let audit = |image: &Image| check_with(image, &options, None);
-        return audit_all(common, &args.images, options.profile.name(), &audit, None);
+        return audit_all(
+            common,
+            &args.images,
+            options.profile.name(),
+            &audit,
+            None,
+            &accept,
+        );
     }
     let progress = ByteProgress::start(&args.images);
     let scan: ScanOptions = scan_options(args.rules.as_deref(), progress.as_ref())?;
@@ -39,6 +48,7 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
         options.profile.name(),
         &audit,
         progress.as_ref(),
+        &accept,
     );
     if let Some(p) = progress {
         p.finish();
@@ -56,6 +66,7 @@ pub fn audit_all(
     profile: &str,
     audit: &(dyn Fn(&Image) -> snapaudit::Result<Report> + Sync),
     bytes: Option<&ByteProgress>,
+    accept: &Accept,
 ) -> Result<ExitCode> {
     let strategy = if common.no_mmap {
         ReadStrategy::Read
@@ -75,13 +86,14 @@ pub fn audit_all(
     let stdout = Mutex::new(std::io::stdout());
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let one = |path: &PathBuf| -> Report {
-        let report = audit_one(
+        let mut report = audit_one(
             path,
             strategy,
             common.backing_dir.as_deref(),
             profile,
             audit,
         );
+        accept.suppressions.apply(&mut report);
         if let Some(bar) = &bar {
             bar.inc(1);
         }
@@ -128,7 +140,7 @@ pub fn audit_all(
         }
     }
     out.flush()?;
-    Ok(exit_code(&reports))
+    Ok(exit_code(&reports, accept))
 }
 
 fn audit_one(
@@ -169,11 +181,12 @@ fn audit_one(
     }
 }
 
-/// 2 if any image could not be audited, else 1 if any has an error finding.
-pub fn exit_code(reports: &[Report]) -> ExitCode {
+/// 2 if any image could not be audited, else 1 if any has a finding at
+/// `--fail-on`'s level (errors by default) that was not suppressed.
+pub fn exit_code(reports: &[Report], accept: &Accept) -> ExitCode {
     if reports.iter().any(|r| r.error.is_some()) {
         ExitCode::from(2)
-    } else if reports.iter().any(|r| !r.passed()) {
+    } else if reports.iter().any(|r| accept.fails(r)) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

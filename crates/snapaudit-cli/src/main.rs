@@ -3,6 +3,7 @@
 //! Exit codes: 0 no error findings; 1 at least one error finding; 2 the tool
 //! could not do its job (bad arguments, unreadable image).
 
+mod accept;
 mod args;
 mod check;
 mod errors;

@@ -82,9 +82,14 @@ pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
         "pass" => paint("PASS", Severity::Info),
         _ => paint("FAIL", Severity::Error),
     };
+    let suppressed = if s.suppressed > 0 {
+        format!(", {} suppressed", s.suppressed)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "verdict: {verdict} — {} error(s), {} warning(s), {} info; {} ms",
+        "verdict: {verdict} — {} error(s), {} warning(s), {} info{suppressed}; {} ms",
         s.errors, s.warnings, s.infos, report.stats.elapsed_ms
     )?;
     Ok(())

@@ -21,6 +21,7 @@ use crate::args::{Common, ScanArgs};
 use crate::check::audit_all;
 
 pub fn run(common: &Common, args: &ScanArgs) -> Result<ExitCode> {
+    let accept = crate::accept::Accept::load(&args.accept)?;
     let progress = ByteProgress::start(&args.images);
     let options = scan_options(args.rules.as_deref(), progress.as_ref())?;
     let audit = |image: &Image| {
@@ -43,6 +44,7 @@ pub fn run(common: &Common, args: &ScanArgs) -> Result<ExitCode> {
         Profile::default().name(),
         &audit,
         progress.as_ref(),
+        &accept,
     );
     if let Some(p) = progress {
         p.finish();

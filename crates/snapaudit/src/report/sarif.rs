@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use super::suppress::SARIF_FINGERPRINT_KEY;
 use super::{Finding, Report, Severity};
 use crate::rules::catalogue;
 
@@ -47,11 +48,16 @@ fn result(report: &Report, f: &Finding) -> Value {
         text.push_str(" Fix: ");
         text.push_str(r);
     }
+    let fingerprint = f
+        .fingerprint
+        .clone()
+        .unwrap_or_else(|| f.compute_fingerprint());
     let mut res = json!({
         "ruleId": f.rule,
         "level": level(f.severity),
         "message": { "text": text },
         "locations": [ { "physicalLocation": physical } ],
+        "partialFingerprints": { SARIF_FINGERPRINT_KEY: fingerprint },
     });
     let mut props = serde_json::Map::new();
     if let Some(p) = f.location.partition {
