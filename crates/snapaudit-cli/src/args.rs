@@ -40,6 +40,8 @@ pub enum Format {
     Human,
     Json,
     Sarif,
+    /// `snapaudit rules` only.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +60,40 @@ pub enum Command {
     Stat(PathArgs),
     /// Write a fixed, scrubbed copy of a system-disk image.
     Sanitize(SanitizeArgs),
+    /// List the rules (--format human, markdown or json).
+    Rules(RulesArgs),
+    /// Say what a rule checks, when it fires and how to fix it.
+    Explain(ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Only the rules this profile runs, with its severity changes.
+    #[arg(long, default_value = "alibaba-ecs")]
+    pub profile: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Rule id, e.g. fstab.data-disk.
+    pub rule: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]

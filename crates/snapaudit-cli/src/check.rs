@@ -124,7 +124,8 @@ pub fn audit_all(
     }
     let mut out = stdout.lock().unwrap_or_else(|e| e.into_inner());
     match common.format {
-        Format::Json => {}
+        // main refuses markdown before any subcommand but `rules` runs.
+        Format::Json | Format::Markdown => {}
         Format::Sarif => writeln!(
             out,
             "{}",

@@ -57,7 +57,9 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
             .collect(),
     };
     match common.format {
-        Format::Json | Format::Sarif => println!("{}", serde_json::to_string(&out)?),
+        Format::Json | Format::Sarif | Format::Markdown => {
+            println!("{}", serde_json::to_string(&out)?)
+        }
         Format::Human => print_human(&out, &table),
     }
     // A table snapaudit could only partly read is a failure of inspect's

@@ -56,7 +56,7 @@ fn fingerprints_are_stable_across_runs_copies_and_containers() {
     );
     let qcow2 = dir.path().join("converted.qcow2");
     fixtures::run_ok(
-        fixtures::tool("qemu-img")
+        common::tool("qemu-img", "qemu-utils")
             .args(["convert", "-O", "qcow2"])
             .arg(&img)
             .arg(&qcow2),

@@ -94,7 +94,7 @@ fn permission_denied_is_said_once_with_a_hint() {
     std::fs::set_permissions(dir.path(), dir_perm).unwrap();
     for sub in ["inspect", "ls", "check", "scan"] {
         let out = if root {
-            fixtures::tool("setpriv")
+            common::tool("setpriv", "util-linux")
                 .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
                 .arg(env!("CARGO_BIN_EXE_snapaudit"))
                 .args([sub, s(&image)])

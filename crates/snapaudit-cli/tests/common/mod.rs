@@ -59,3 +59,11 @@ pub fn assert_one_error_line(out: &Output, needle: &str) {
     assert!(lines[0].starts_with("snapaudit: error: "), "{err}");
     assert!(lines[0].contains(needle), "{needle:?} not in {err}");
 }
+
+/// A system tool, or a failure that says how to install it.
+pub fn tool(name: &str, package: &str) -> Command {
+    let found = std::env::split_paths(&snapaudit_tests::fixtures::search_path())
+        .any(|d| d.join(name).is_file());
+    assert!(found, "{name} not found: apt-get install -y {package}");
+    snapaudit_tests::fixtures::tool(name)
+}
