@@ -20,7 +20,7 @@ tools=(
     mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin
     zstd:zstd python3:python3 awk:mawk
     rpmbuild:rpm rpm:rpm db5.3_load:db5.3-util sqlite3:sqlite3
-    qemu-img:qemu-utils setpriv:util-linux zsh:zsh fish:fish groff:groff-base
+    qemu-img:qemu-utils setpriv:util-linux kill:procps zsh:zsh fish:fish groff:groff-base
 )
 export PATH="$PATH:/usr/sbin:/sbin"
 need_pkgs=()

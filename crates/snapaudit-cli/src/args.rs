@@ -184,6 +184,9 @@ pub struct SanitizeArgs {
     /// Where to write the sanitized image (a new file; it appears only once complete).
     #[arg(short = 'o', long = "output", required_unless_present_any = ["plan_only", "in_place"], conflicts_with = "in_place")]
     pub output: Option<PathBuf>,
+    /// Replace OUT if it exists (by default an existing file is refused).
+    #[arg(long)]
+    pub force: bool,
     /// Print the plan (what would be done and what cannot be) and stop.
     #[arg(long)]
     pub plan_only: bool,

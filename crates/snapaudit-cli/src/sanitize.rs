@@ -45,6 +45,16 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
             "sanitize does not take --partition: it fixes the root filesystem it finds by content (see `snapaudit check` for the findings)"
         );
     }
+    if let (Some(out), false, false) = (&args.output, args.in_place, args.plan_only) {
+        // Refused before the audit, which can take minutes.
+        if out.symlink_metadata().is_ok() && !args.force {
+            bail!(
+                "{} exists; pass --force to replace it (the input image is never a valid output)",
+                out.display()
+            );
+        }
+        remove_partial_on_interrupt(out)?;
+    }
     let image = crate::open::image(common, &args.image)?;
     let report = snapaudit::rules::check(
         &image,
@@ -132,6 +142,50 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// On SIGINT, SIGTERM or SIGHUP, delete the `.NAME.*.partial` file the
+/// copy to `out` is being written as (the ones that existed before this run
+/// belong to someone else and stay), say so, and exit 130. Without this
+/// the default action kills the process and leaves a hidden file the size
+/// of the disk.
+fn remove_partial_on_interrupt(out: &Path) -> Result<()> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let Some(name) = out.file_name() else {
+        bail!("{}: not a file name", out.display());
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let partials = move |dir: &Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".partial"))
+            })
+            .collect()
+    };
+    let before = partials(&dir);
+    ctrlc::set_handler(move || {
+        for p in partials(&dir) {
+            if !before.contains(&p) && std::fs::remove_file(&p).is_ok() {
+                eprintln!(
+                    "snapaudit: interrupted: removed the partial output {}",
+                    p.display()
+                );
+            }
+        }
+        eprintln!("snapaudit: interrupted");
+        std::process::exit(130);
+    })
+    .context("cannot install the interrupt handler")?;
+    Ok(())
 }
 
 fn human(
