@@ -22,6 +22,12 @@ pub struct Common {
     /// Partition number to read (0 = whole disk); default: the root filesystem.
     #[arg(long, global = true)]
     pub partition: Option<u32>,
+    /// No progress and no batch summary: only findings and errors.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Timing of each phase (open, audit, write) on stderr.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
     /// Worker threads (default: one per core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,

@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -39,7 +40,7 @@ pub fn run(common: &Common, args: &CheckArgs) -> Result<ExitCode> {
             &accept,
         );
     }
-    let progress = ByteProgress::start(&args.images);
+    let progress = ByteProgress::start(common, &args.images);
     let scan: ScanOptions = scan_options(args.rules.as_deref(), progress.as_ref())?;
     let audit = |image: &Image| check_with(image, &options, Some(&scan));
     let code = audit_all(
@@ -73,18 +74,47 @@ pub fn audit_all(
     } else {
         ReadStrategy::Mmap
     };
-    let bar = (bytes.is_none() && images.len() > 1 && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(images.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{pos}/{len} images [{bar:30}] {elapsed} {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let stdout = Mutex::new(std::io::stdout());
+    let bar =
+        (!common.quiet && bytes.is_none() && images.len() > 1 && std::io::stderr().is_terminal())
+            .then(|| {
+                let bar = indicatif::ProgressBar::new(images.len() as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{pos}/{len} images [{bar:30}] {elapsed} {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            });
+    // Printing hides the progress bars for the moment it takes.
+    let suspend = |f: &mut dyn FnMut()| match (&bar, bytes) {
+        (Some(b), _) => b.suspend(f),
+        (None, Some(b)) => b.suspend(f),
+        (None, None) => f(),
+    };
+    let stdout = Mutex::new((std::io::stdout(), 0usize));
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // JSON and human output stream each image's report as it finishes (in
+    // completion order; each names its image); SARIF is one document, at
+    // the end.
+    let emit = |r: &Report| {
+        let mut guard = stdout.lock().unwrap_or_else(|e| e.into_inner());
+        let (out, printed) = &mut *guard;
+        let mut write = || {
+            let _ = match common.format {
+                Format::Json => serde_json::to_string(r)
+                    .map_err(std::io::Error::other)
+                    .and_then(|line| writeln!(out, "{line}")),
+                Format::Human if common.quiet => crate::render::quiet(out, r),
+                Format::Human => (if *printed > 0 { writeln!(out) } else { Ok(()) })
+                    .and_then(|()| crate::render::human(out, r, color)),
+                Format::Sarif | Format::Markdown => Ok(()),
+            };
+            let _ = out.flush();
+        };
+        suspend(&mut write);
+        *printed += 1;
+    };
     let one = |path: &PathBuf| -> Report {
         let mut report = audit_one(
             path,
@@ -92,53 +122,35 @@ pub fn audit_all(
             common.backing_dir.as_deref(),
             profile,
             audit,
+            common.verbose,
         );
         accept.suppressions.apply(&mut report);
+        emit(&report);
         if let Some(bar) = &bar {
             bar.inc(1);
         }
         report
     };
-    // JSON streams one line per image as each finishes; human and SARIF
-    // output keep the order of the arguments.
-    let reports: Vec<Report> = if common.format == Format::Json {
-        images
-            .par_iter()
-            .map(|p| {
-                let r = one(p);
-                if let Ok(line) = serde_json::to_string(&r) {
-                    let mut out = stdout.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = writeln!(out, "{line}");
-                }
-                r
-            })
-            .collect()
-    } else {
-        images.par_iter().map(one).collect()
-    };
+    let reports: Vec<Report> = images.par_iter().map(one).collect();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     if let Some(b) = bytes {
         b.clear();
     }
-    let mut out = stdout.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = stdout.lock().unwrap_or_else(|e| e.into_inner());
+    let out = &mut guard.0;
     match common.format {
-        // main refuses markdown before any subcommand but `rules` runs.
-        Format::Json | Format::Markdown => {}
         Format::Sarif => writeln!(
             out,
             "{}",
             serde_json::to_string_pretty(&to_sarif(&reports))?
         )?,
-        Format::Human => {
-            for (i, r) in reports.iter().enumerate() {
-                if i > 0 {
-                    writeln!(out)?;
-                }
-                crate::render::human(&mut *out, r, color)?;
-            }
+        Format::Human if !common.quiet && reports.len() > 1 => {
+            writeln!(out)?;
+            crate::render::batch_summary(&mut *out, &reports)?;
         }
+        _ => {}
     }
     out.flush()?;
     Ok(exit_code(&reports, accept))
@@ -150,7 +162,9 @@ fn audit_one(
     backing_dir: Option<&Path>,
     profile: &str,
     audit: &(dyn Fn(&Image) -> snapaudit::Result<Report> + Sync),
+    verbose: bool,
 ) -> Report {
+    let started = Instant::now();
     let opened = Image::open_with(
         path,
         OpenOptions {
@@ -164,7 +178,23 @@ fn audit_one(
         size_bytes: 0,
         format: "unknown".into(),
     };
-    match opened.and_then(|img| audit(&img)) {
+    let phase = |what: &str, since: Instant| {
+        if verbose {
+            eprintln!(
+                "snapaudit: {}: {what} in {} ms",
+                path.display(),
+                since.elapsed().as_millis()
+            );
+        }
+    };
+    let audited = opened.and_then(|img| {
+        phase(&format!("opened ({})", img.format_name()), started);
+        let audit_started = Instant::now();
+        let r = audit(&img);
+        phase("audited", audit_started);
+        r
+    });
+    match audited {
         Ok(mut r) => {
             // Report the path as the user wrote it.
             r.image.path = path.display().to_string();

@@ -14,7 +14,7 @@ use crate::args::Common;
 /// Open an image; a progress bar shows on stderr while a compressed input
 /// expands, but only when stderr is a terminal.
 pub fn image(common: &Common, path: &Path) -> Result<Image> {
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (!common.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::hidden();
         bar.set_style(
             indicatif::ProgressStyle::with_template(

@@ -130,3 +130,44 @@ pub(crate) fn location_suffix(l: &snapaudit::report::Location, message: Option<&
         format!(" [{}]", parts.join(", "))
     }
 }
+
+/// `-q`: one line per finding (`IMAGE: SEVERITY RULE message [where]`),
+/// or the error; nothing else.
+pub fn quiet(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    if let Some(err) = &report.error {
+        return writeln!(out, "{}: cannot audit: {err}", report.image.path);
+    }
+    for f in &report.findings {
+        writeln!(
+            out,
+            "{}: {} {} {}{}",
+            report.image.path,
+            f.severity,
+            f.rule,
+            f.message,
+            location(f)
+        )?;
+    }
+    Ok(())
+}
+
+/// The line across a batch: images passed, failed, not audited; findings.
+pub fn batch_summary(out: &mut dyn Write, reports: &[Report]) -> std::io::Result<()> {
+    let failed_audit = reports.iter().filter(|r| r.error.is_some()).count();
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    let failed = reports.len() - passed - failed_audit;
+    let sum = |f: fn(&Report) -> usize| reports.iter().map(f).sum::<usize>();
+    let suppressed = sum(|r| r.summary.suppressed);
+    writeln!(
+        out,
+        "{} images: {passed} passed, {failed} failed, {failed_audit} could not be audited; {} error(s), {} warning(s){}",
+        reports.len(),
+        sum(|r| r.summary.errors),
+        sum(|r| r.summary.warnings),
+        if suppressed > 0 {
+            format!(", {suppressed} suppressed")
+        } else {
+            String::new()
+        }
+    )
+}

@@ -22,7 +22,7 @@ use crate::check::audit_all;
 
 pub fn run(common: &Common, args: &ScanArgs) -> Result<ExitCode> {
     let accept = crate::accept::Accept::load(&args.accept)?;
-    let progress = ByteProgress::start(&args.images);
+    let progress = ByteProgress::start(common, &args.images);
     let options = scan_options(args.rules.as_deref(), progress.as_ref())?;
     let audit = |image: &Image| {
         let mut report = scan_report(image, &options)?;
@@ -84,8 +84,8 @@ pub struct ByteProgress {
 
 impl ByteProgress {
     /// `None` when stderr is not a terminal.
-    pub fn start(images: &[PathBuf]) -> Option<ByteProgress> {
-        if !std::io::stderr().is_terminal() {
+    pub fn start(common: &Common, images: &[PathBuf]) -> Option<ByteProgress> {
+        if common.quiet || !std::io::stderr().is_terminal() {
             return None;
         }
         let shared = ScanProgress::new();
@@ -135,6 +135,11 @@ impl ByteProgress {
             let _ = t.join();
         }
         self.bar.finish_and_clear();
+    }
+
+    /// Runs `f` (which prints) with the bar hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
     }
 
     /// [`ByteProgress::clear`], taking ownership.
