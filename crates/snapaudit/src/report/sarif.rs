@@ -97,6 +97,9 @@ fn run(report: &Report) -> Value {
             "image": report.image.path,
             "profile": report.profile,
             "verdict": report.summary.verdict,
+            // A qcow2 or compressed input is read as the disk it expands
+            // to; byteOffset regions count from byte 0 of that disk.
+            "byteOffsets": "into the expanded virtual disk (after decompression and container mapping), not into the image file",
         },
     });
     if let Some(err) = &report.error {
