@@ -47,9 +47,18 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
     }
     if let (Some(out), false, false) = (&args.output, args.in_place, args.plan_only) {
         // Refused before the audit, which can take minutes.
-        if out.symlink_metadata().is_ok() && !args.force {
+        // The input itself as -o gets the core's own refusal ("is the
+        // input image"), which --force does not lift.
+        let is_input = match (std::fs::metadata(out), std::fs::metadata(&args.image)) {
+            (Ok(o), Ok(i)) => {
+                use std::os::unix::fs::MetadataExt;
+                (o.dev(), o.ino()) == (i.dev(), i.ino())
+            }
+            _ => false,
+        };
+        if out.symlink_metadata().is_ok() && !args.force && !is_input {
             bail!(
-                "{} exists; pass --force to replace it (the input image is never a valid output)",
+                "{} exists; pass --force to replace it",
                 out.display()
             );
         }
