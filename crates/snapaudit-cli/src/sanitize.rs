@@ -57,10 +57,7 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
             _ => false,
         };
         if out.symlink_metadata().is_ok() && !args.force && !is_input {
-            bail!(
-                "{} exists; pass --force to replace it",
-                out.display()
-            );
+            bail!("{} exists; pass --force to replace it", out.display());
         }
         remove_partial_on_interrupt(out)?;
     }
