@@ -23,7 +23,7 @@ tools=(
     tar:tar gzip:gzip
     ssh-keygen:openssh-client losetup:mount mount:mount
     rpmbuild:rpm rpm:rpm db5.3_load:db5.3-util sqlite3:sqlite3
-    qemu-img:qemu-utils
+    qemu-img:qemu-utils setpriv:util-linux kill:procps zsh:zsh fish:fish groff:groff-base
 )
 export PATH="$PATH:/usr/sbin:/sbin"
 need_pkgs=()

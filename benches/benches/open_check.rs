@@ -129,6 +129,7 @@ fn bench(c: &mut Criterion) {
     let options = CheckOptions {
         profile: Profile::alibaba_ecs(),
         scan: ScanPolicy::Skip,
+        root_partition: None,
     };
     c.bench_function("check --no-scan (2 GiB sparse GPT)", |b| {
         b.iter(|| {

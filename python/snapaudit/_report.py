@@ -95,6 +95,9 @@ class Finding:
     remediation: str | None = None
     #: A match in an unchanged file installed by the package manager.
     vendor: bool = False
+    #: Stable identity (rule, location, evidence digest; never the secret):
+    #: what ``snapaudit check --baseline`` accepts findings by.
+    fingerprint: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Finding:
@@ -109,6 +112,7 @@ class Finding:
             evidence=d.get("evidence"),
             remediation=d.get("remediation"),
             vendor=bool(d.get("vendor", False)),
+            fingerprint=d.get("fingerprint"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +129,8 @@ class Finding:
             d["remediation"] = self.remediation
         if self.vendor:
             d["vendor"] = True
+        if self.fingerprint is not None:
+            d["fingerprint"] = self.fingerprint
         return d
 
     # Shortcuts to the location, which is what a notebook filters on.

@@ -26,6 +26,7 @@ pub(crate) fn check_image(
         } else {
             snapaudit::rules::ScanPolicy::Skip
         },
+        root_partition: None,
     };
     let mut report = snapaudit::rules::check(image, &options)?;
     // As the CLI does: the path as the caller wrote it.

@@ -57,6 +57,7 @@ pub(crate) fn sanitize(image: &Image, request: Request) -> Native<String> {
             &CheckOptions {
                 profile: Profile::by_name(&request.profile)?,
                 scan: ScanPolicy::Scan,
+                root_partition: None,
             },
         )?,
     };

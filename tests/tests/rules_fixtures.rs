@@ -81,6 +81,7 @@ fn system_fixtures_give_exactly_the_planted_findings() {
     let options = CheckOptions {
         profile: Profile::alibaba_ecs(),
         scan: ScanPolicy::Scan,
+        root_partition: None,
     };
     let mut failures = Vec::new();
     let mut checked = 0;

@@ -96,6 +96,7 @@ fn deleted_key_is_reported_in_unallocated_space_at_its_offset() {
             &CheckOptions {
                 profile: Profile::alibaba_ecs(),
                 scan: ScanPolicy::Scan,
+                root_partition: None,
             },
         )
         .unwrap(),

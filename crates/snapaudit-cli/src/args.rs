@@ -22,6 +22,12 @@ pub struct Common {
     /// Partition number to read (0 = whole disk); default: the root filesystem.
     #[arg(long, global = true)]
     pub partition: Option<u32>,
+    /// No progress and no batch summary: only findings and errors.
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Timing of each phase (open, audit, write) on stderr.
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
     /// Worker threads (default: one per core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
@@ -40,6 +46,8 @@ pub enum Format {
     Human,
     Json,
     Sarif,
+    /// `snapaudit rules` only.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +66,40 @@ pub enum Command {
     Stat(PathArgs),
     /// Write a fixed, scrubbed copy of a system-disk image.
     Sanitize(SanitizeArgs),
+    /// List the rules (--format human, markdown or json).
+    Rules(RulesArgs),
+    /// Say what a rule checks, when it fires and how to fix it.
+    Explain(ExplainArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Only the rules this profile runs, with its severity changes.
+    #[arg(long, default_value = "alibaba-ecs")]
+    pub profile: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Rule id, e.g. fstab.data-disk.
+    pub rule: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +143,32 @@ pub struct CheckArgs {
     /// Custom scan rules in gitleaks' TOML format, added to the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
+}
+
+/// Accepting known findings, and what fails the run.
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// Leave out the findings of an earlier report (its JSON, JSON lines or
+    /// SARIF), by fingerprint.
+    #[arg(long, value_name = "REPORT.json")]
+    pub baseline: Option<PathBuf>,
+    /// Leave out findings matching `RULE [PATH-GLOB]` lines of this file
+    /// (default: ./.snapauditignore when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+    /// The lowest severity that makes the exit code 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    /// Exit 0 whatever the findings (2 still means an image could not be audited).
+    Never,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +179,8 @@ pub struct ScanArgs {
     /// Custom scan rules in gitleaks' TOML format, added to the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +190,9 @@ pub struct SanitizeArgs {
     /// Where to write the sanitized image (a new file; it appears only once complete).
     #[arg(short = 'o', long = "output", required_unless_present_any = ["plan_only", "in_place"], conflicts_with = "in_place")]
     pub output: Option<PathBuf>,
+    /// Replace OUT if it exists (by default an existing file is refused).
+    #[arg(long)]
+    pub force: bool,
     /// Print the plan (what would be done and what cannot be) and stop.
     #[arg(long)]
     pub plan_only: bool,

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 use snapaudit::partition::PartitionTable;
-use snapaudit::report::{DiskInfo, ImageInfo};
+use snapaudit::report::{DiskInfo, ImageInfo, Severity};
 
 use crate::args::{Common, Format, InspectArgs};
 
@@ -37,8 +37,13 @@ struct Problem {
 
 pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
     let image = crate::open::image(common, &args.image)?;
-    let table = PartitionTable::read(&image)?;
+    let mut table =
+        PartitionTable::read_disk(&image).with_context(|| args.image.display().to_string())?;
     let root = snapaudit::ext4::find_root(&image, &table).map(|v| v.partition());
+    if let Some(n) = common.partition {
+        // Only that partition (0: the whole disk, probed from byte 0).
+        table.partitions = vec![table.select(&image, n)?];
+    }
     let out = Inspect {
         schema: INSPECT_SCHEMA,
         image: ImageInfo {
@@ -64,10 +69,26 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
             .collect(),
     };
     match common.format {
-        Format::Json | Format::Sarif => println!("{}", serde_json::to_string(&out)?),
+        Format::Json | Format::Sarif | Format::Markdown => {
+            println!("{}", serde_json::to_string(&out)?)
+        }
         Format::Human => print_human(&out, &table),
     }
-    Ok(ExitCode::SUCCESS)
+    // A table snapaudit could only partly read is a failure of inspect's
+    // one job: said on stderr too, exit 2.
+    let errors: Vec<&Problem> = out
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error.as_str())
+        .collect();
+    for p in &errors {
+        eprintln!("snapaudit: error: {}: {}", out.image.path, p.message);
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 fn print_human(out: &Inspect, table: &PartitionTable) {
@@ -81,11 +102,14 @@ fn print_human(out: &Inspect, table: &PartitionTable) {
         );
     }
     println!(
-        "{}: {} bytes ({}), partition table: {}{}",
+        "{}: {} bytes ({}), {}{}",
         out.image.path,
         out.image.size_bytes,
         out.image.format,
-        out.disk.table,
+        match out.disk.table.as_str() {
+            "none" => "no partition table".to_string(),
+            t => format!("partition table: {t}"),
+        },
         match (&table.disk_id, table.sector_bytes) {
             (Some(id), s) => format!(" (id {id}, {s}-byte sectors)"),
             (None, _) => String::new(),

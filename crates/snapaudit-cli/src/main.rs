@@ -3,12 +3,15 @@
 //! Exit codes: 0 no error findings; 1 at least one error finding; 2 the tool
 //! could not do its job (bad arguments, unreadable image).
 
+mod accept;
 mod args;
 mod check;
+mod errors;
 mod files;
 mod inspect;
 mod open;
 mod render;
+mod rules;
 mod sanitize;
 mod scan;
 
@@ -16,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use args::{Cli, Command};
+use args::{Cli, Command, Format};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,7 +29,22 @@ fn main() -> ExitCode {
             .num_threads(n)
             .build_global();
     }
-    let result = match &cli.command {
+    match run(&cli) {
+        Ok(code) => code,
+        // `snapaudit cat … | head` closes the pipe early: not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("snapaudit: error: {}", errors::one_line_anyhow(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    if cli.common.format == Format::Markdown && !matches!(cli.command, Command::Rules(_)) {
+        anyhow::bail!("--format markdown is for `snapaudit rules`; use human, json or sarif");
+    }
+    match &cli.command {
         Command::Check(a) => check::run(&cli.common, a),
         Command::Scan(a) => scan::run(&cli.common, a),
         Command::Inspect(a) => inspect::run(&cli.common, a),
@@ -34,15 +52,10 @@ fn main() -> ExitCode {
         Command::Cat(a) => files::cat(&cli.common, a),
         Command::Stat(a) => files::stat(&cli.common, a),
         Command::Sanitize(a) => sanitize::run(&cli.common, a),
-    };
-    match result {
-        Ok(code) => code,
-        // `snapaudit cat … | head` closes the pipe early: not an error.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("snapaudit: error: {e:#}");
-            ExitCode::from(2)
-        }
+        Command::Rules(a) => rules::list(&cli.common, a),
+        Command::Explain(a) => rules::explain(a),
+        Command::Completions(a) => rules::completions(a),
+        Command::Manpage => rules::manpage(),
     }
 }
 

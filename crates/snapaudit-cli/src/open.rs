@@ -14,7 +14,7 @@ use crate::args::Common;
 /// Open an image; a progress bar shows on stderr while a compressed input
 /// expands, but only when stderr is a terminal.
 pub fn image(common: &Common, path: &Path) -> Result<Image> {
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let bar = (!common.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::hidden();
         bar.set_style(
             indicatif::ProgressStyle::with_template(
@@ -57,9 +57,21 @@ pub fn image(common: &Common, path: &Path) -> Result<Image> {
 /// filesystem found by content, else the only ext filesystem on the disk.
 pub fn filesystem(common: &Common, path: &Path) -> Result<Fs> {
     let image = image(common, path)?;
-    let table = PartitionTable::read(&image)?;
+    let table = PartitionTable::read_disk(&image).with_context(|| path.display().to_string())?;
     let volume = match common.partition {
-        Some(n) => Volume::new(&image, table.get(n)?),
+        Some(n) => {
+            let p = table.select(&image, n)?;
+            if !p.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
+                anyhow::bail!(
+                    "{}: partition {n}{} holds {}, not an ext2/3/4 filesystem",
+                    path.display(),
+                    if n == 0 { " (the whole disk)" } else { "" },
+                    p.fs.as_ref()
+                        .map_or("no filesystem snapaudit recognises", |f| f.kind.as_str())
+                );
+            }
+            Volume::new(&image, &p)
+        }
         None => match snapaudit::ext4::find_root(&image, &table) {
             Some(v) => v,
             None => {

@@ -38,8 +38,8 @@ pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
         .and_then(|o| o.pretty_name.clone().or_else(|| o.id.clone()));
     writeln!(
         out,
-        "  disk: {} table, {} partition(s){}{}",
-        report.disk.table,
+        "  disk: {}, {} partition(s){}{}",
+        table_words(&report.disk.table),
         report.disk.partitions.len(),
         root.map(|r| format!(
             ", root = partition {} ({})",
@@ -82,12 +82,25 @@ pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
         "pass" => paint("PASS", Severity::Info),
         _ => paint("FAIL", Severity::Error),
     };
+    let suppressed = if s.suppressed > 0 {
+        format!(", {} suppressed", s.suppressed)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "verdict: {verdict} — {} error(s), {} warning(s), {} info; {} ms",
+        "verdict: {verdict} — {} error(s), {} warning(s), {} info{suppressed}; {} ms",
         s.errors, s.warnings, s.infos, report.stats.elapsed_ms
     )?;
     Ok(())
+}
+
+/// The table kind for people: "gpt table", "no partition table".
+pub(crate) fn table_words(kind: &str) -> String {
+    match kind {
+        "none" => "no partition table".to_string(),
+        k => format!("{k} table"),
+    }
 }
 
 fn location(f: &Finding) -> String {
@@ -116,4 +129,45 @@ pub(crate) fn location_suffix(l: &snapaudit::report::Location, message: Option<&
     } else {
         format!(" [{}]", parts.join(", "))
     }
+}
+
+/// `-q`: one line per finding (`IMAGE: SEVERITY RULE message [where]`),
+/// or the error; nothing else.
+pub fn quiet(out: &mut dyn Write, report: &Report) -> std::io::Result<()> {
+    if let Some(err) = &report.error {
+        return writeln!(out, "{}: cannot audit: {err}", report.image.path);
+    }
+    for f in &report.findings {
+        writeln!(
+            out,
+            "{}: {} {} {}{}",
+            report.image.path,
+            f.severity,
+            f.rule,
+            f.message,
+            location(f)
+        )?;
+    }
+    Ok(())
+}
+
+/// The line across a batch: images passed, failed, not audited; findings.
+pub fn batch_summary(out: &mut dyn Write, reports: &[Report]) -> std::io::Result<()> {
+    let failed_audit = reports.iter().filter(|r| r.error.is_some()).count();
+    let passed = reports.iter().filter(|r| r.passed()).count();
+    let failed = reports.len() - passed - failed_audit;
+    let sum = |f: fn(&Report) -> usize| reports.iter().map(f).sum::<usize>();
+    let suppressed = sum(|r| r.summary.suppressed);
+    writeln!(
+        out,
+        "{} images: {passed} passed, {failed} failed, {failed_audit} could not be audited; {} error(s), {} warning(s){}",
+        reports.len(),
+        sum(|r| r.summary.errors),
+        sum(|r| r.summary.warnings),
+        if suppressed > 0 {
+            format!(", {suppressed} suppressed")
+        } else {
+            String::new()
+        }
+    )
 }

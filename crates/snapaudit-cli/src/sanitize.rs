@@ -38,6 +38,29 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
     if common.format == Format::Sarif {
         bail!("sanitize prints human or JSON output, not SARIF");
     }
+    if common.partition.is_some() {
+        // The plan fixes the root filesystem the audit finds by content;
+        // a chosen partition would audit one filesystem and fix another.
+        bail!(
+            "sanitize does not take --partition: it fixes the root filesystem it finds by content (see `snapaudit check` for the findings)"
+        );
+    }
+    if let (Some(out), false, false) = (&args.output, args.in_place, args.plan_only) {
+        // Refused before the audit, which can take minutes.
+        // The input itself as -o gets the core's own refusal ("is the
+        // input image"), which --force does not lift.
+        let is_input = match (std::fs::metadata(out), std::fs::metadata(&args.image)) {
+            (Ok(o), Ok(i)) => {
+                use std::os::unix::fs::MetadataExt;
+                (o.dev(), o.ino()) == (i.dev(), i.ino())
+            }
+            _ => false,
+        };
+        if out.symlink_metadata().is_ok() && !args.force && !is_input {
+            bail!("{} exists; pass --force to replace it", out.display());
+        }
+        remove_partial_on_interrupt(out)?;
+    }
     // The output format is decided before any work, so that a format
     // snapaudit cannot write is refused at once.
     let output_format = match (&args.output_format, &args.output) {
@@ -51,6 +74,7 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
         &CheckOptions {
             profile: Profile::by_name(&args.profile)?,
             scan: ScanPolicy::Scan,
+            root_partition: None,
         },
     )
     .with_context(|| format!("cannot audit {}", args.image.display()))?;
@@ -135,6 +159,50 @@ pub fn run(common: &Common, args: &SanitizeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// On SIGINT, SIGTERM or SIGHUP, delete the `.NAME.*.partial` file the
+/// copy to `out` is being written as (the ones that existed before this run
+/// belong to someone else and stay), say so, and exit 130. Without this
+/// the default action kills the process and leaves a hidden file the size
+/// of the disk.
+fn remove_partial_on_interrupt(out: &Path) -> Result<()> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let Some(name) = out.file_name() else {
+        bail!("{}: not a file name", out.display());
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let partials = move |dir: &Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".partial"))
+            })
+            .collect()
+    };
+    let before = partials(&dir);
+    ctrlc::set_handler(move || {
+        for p in partials(&dir) {
+            if !before.contains(&p) && std::fs::remove_file(&p).is_ok() {
+                eprintln!(
+                    "snapaudit: interrupted: removed the partial output {}",
+                    p.display()
+                );
+            }
+        }
+        eprintln!("snapaudit: interrupted");
+        std::process::exit(130);
+    })
+    .context("cannot install the interrupt handler")?;
+    Ok(())
 }
 
 fn human(

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use snapaudit::image::Image;
+use snapaudit::partition::PartitionTable;
 use snapaudit::rules::Profile;
 use snapaudit::scan::{RuleSet, ScanOptions, ScanProgress, scan_report};
 
@@ -20,15 +21,30 @@ use crate::args::{Common, ScanArgs};
 use crate::check::audit_all;
 
 pub fn run(common: &Common, args: &ScanArgs) -> Result<ExitCode> {
-    let progress = ByteProgress::start(&args.images);
+    let accept = crate::accept::Accept::load(&args.accept)?;
+    let progress = ByteProgress::start(common, &args.images);
     let options = scan_options(args.rules.as_deref(), progress.as_ref())?;
-    let audit = |image: &Image| scan_report(image, &options);
+    let audit = |image: &Image| {
+        let mut report = scan_report(image, &options)?;
+        // --partition N: the findings inside partition N (0, the whole
+        // disk, is all of them). The scan itself still covers the disk, so
+        // a secret is found the same way with or without the option.
+        if let Some(n) = common.partition {
+            PartitionTable::read_disk(image)?.select(image, n)?;
+            if n != 0 {
+                report.findings.retain(|f| f.location.partition == Some(n));
+                report.finish();
+            }
+        }
+        Ok(report)
+    };
     let code = audit_all(
         common,
         &args.images,
         Profile::default().name(),
         &audit,
         progress.as_ref(),
+        &accept,
     );
     if let Some(p) = progress {
         p.finish();
@@ -68,8 +84,8 @@ pub struct ByteProgress {
 
 impl ByteProgress {
     /// `None` when stderr is not a terminal.
-    pub fn start(images: &[PathBuf]) -> Option<ByteProgress> {
-        if !std::io::stderr().is_terminal() {
+    pub fn start(common: &Common, images: &[PathBuf]) -> Option<ByteProgress> {
+        if common.quiet || !std::io::stderr().is_terminal() {
             return None;
         }
         let shared = ScanProgress::new();
@@ -119,6 +135,11 @@ impl ByteProgress {
             let _ = t.join();
         }
         self.bar.finish_and_clear();
+    }
+
+    /// Runs `f` (which prints) with the bar hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
     }
 
     /// [`ByteProgress::clear`], taking ownership.

@@ -109,6 +109,12 @@ fn sarif_output_is_one_run_per_image() {
         r["locations"][0]["physicalLocation"]["region"]["startLine"],
         12
     );
+    assert!(
+        runs[1]["properties"]["byteOffsets"]
+            .as_str()
+            .unwrap()
+            .starts_with("into the expanded virtual disk")
+    );
     let rules = runs[1]["tool"]["driver"]["rules"].as_array().unwrap();
     assert!(rules.iter().any(|x| x["id"] == "fstab.data-disk"));
 }

@@ -129,7 +129,11 @@ fn inspect_json_has_the_report_disk_shape() {
 
 #[test]
 fn bad_images_exit_2_with_a_clear_message() {
-    let dir = tempfile_dir();
+    let tmp = tempfile::Builder::new()
+        .prefix("snapaudit-cli-test-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     let empty = dir.join("empty.raw");
     std::fs::write(&empty, b"").unwrap();
     for (path, needle) in [
@@ -142,10 +146,4 @@ fn bad_images_exit_2_with_a_clear_message() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{err}");
     }
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("snapaudit-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

@@ -35,6 +35,11 @@ pub enum Error {
     /// two partitions).
     #[error("{what}")]
     InvalidInput { what: String },
+    /// The input has neither a partition table nor a filesystem (or other
+    /// volume) signature anywhere snapaudit looks: random bytes, a blank
+    /// file, a document. Not a finding: there is no disk to audit.
+    #[error("not a disk image (no partition table, no filesystem signature found)")]
+    NotADiskImage,
 }
 
 impl Error {

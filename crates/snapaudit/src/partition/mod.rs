@@ -182,6 +182,38 @@ impl PartitionTable {
         Ok(table)
     }
 
+    /// [`PartitionTable::read`], refusing input that is not a disk image at
+    /// all: no table and nothing probed at byte 0 is
+    /// [`Error::NotADiskImage`], so that every audit reports random bytes the
+    /// same way instead of as a failing system disk. (`read` itself stays
+    /// permissive: it is also the reader of foreign labels, blank disks.)
+    pub fn read_disk(image: &Image) -> Result<PartitionTable> {
+        let table = PartitionTable::read(image)?;
+        if table.kind == TableKind::None && table.partitions.is_empty() {
+            return Err(Error::NotADiskImage);
+        }
+        Ok(table)
+    }
+
+    /// Partition `index` as an owned value; 0 is the whole disk even when
+    /// the disk has a table (what `--partition 0` promises), probed from
+    /// byte 0.
+    pub fn select(&self, image: &Image, index: u32) -> Result<Partition> {
+        if index != 0 || self.kind == TableKind::None {
+            return self.get(index).cloned();
+        }
+        Ok(Partition {
+            index: 0,
+            start_bytes: 0,
+            size_bytes: image.size_bytes(),
+            partition_type: PartitionType::WholeDisk,
+            name: None,
+            partuuid: None,
+            bootable: false,
+            fs: probe::probe(image.bytes()),
+        })
+    }
+
     /// Flag partitions that overlap or run past the end of the image.
     fn check_geometry(&mut self, disk_bytes: u64) {
         let mut problems = Vec::new();

@@ -66,6 +66,10 @@ pub struct Finding {
     /// A match in an unchanged file installed by the package manager.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub vendor: bool,
+    /// [`Finding::compute_fingerprint`], filled in by `Report::finish`: what
+    /// a baseline (`--baseline`) remembers the finding by.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fingerprint: Option<String>,
 }
 
 impl Finding {
@@ -78,6 +82,7 @@ impl Finding {
             evidence: None,
             remediation: None,
             vendor: false,
+            fingerprint: None,
         }
     }
 
@@ -99,6 +104,47 @@ impl Finding {
     pub fn evidence(mut self, evidence: impl Into<String>) -> Self {
         self.evidence = Some(evidence.into());
         self
+    }
+
+    /// A stable identity of this finding: 32 hex digits of SHA-256 over the
+    /// rule id, the location (partition, path, line; the byte offset only
+    /// for raw-region findings, which have nothing else to say where they
+    /// are) and the SHA-256 of the evidence. The evidence is already
+    /// redacted, and only its digest goes in, so the fingerprint says
+    /// nothing about a secret. Neither the image's path nor the message
+    /// (whose wording may improve) nor the severity (which a profile
+    /// re-grades) is part of it: the same finding in a copy of the image, or
+    /// in the next run, has the same fingerprint.
+    pub fn compute_fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let l = &self.location;
+        let raw_region = l.path.as_deref().is_none_or(|p| p == "unallocated");
+        let mut h = Sha256::new();
+        let mut field = |name: &str, value: &[u8]| {
+            // Length-prefixed, so no two field lists hash the same bytes.
+            h.update(name.as_bytes());
+            h.update((value.len() as u64).to_le_bytes());
+            h.update(value);
+        };
+        field("v1", b"");
+        field("rule", self.rule.as_bytes());
+        if let Some(p) = l.partition {
+            field("partition", &p.to_le_bytes());
+        }
+        if let Some(p) = &l.path {
+            field("path", p.as_bytes());
+        }
+        if let Some(n) = l.line {
+            field("line", &n.to_le_bytes());
+        }
+        if raw_region && let Some(o) = l.offset_bytes {
+            field("offset", &o.to_le_bytes());
+        }
+        if let Some(e) = &self.evidence {
+            field("evidence-sha256", &Sha256::digest(e.as_bytes()));
+        }
+        let digest = h.finalize();
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn remediation(mut self, remediation: impl Into<String>) -> Self {

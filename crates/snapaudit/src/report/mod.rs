@@ -2,9 +2,12 @@
 //! (`snapaudit.report/1`, see DESIGN.md).
 
 mod finding;
+mod glob;
 mod sarif;
+mod suppress;
 pub use finding::{Finding, Location, Severity};
 pub use sarif::to_sarif;
+pub use suppress::{IgnoreRule, Suppressions};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +79,10 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub infos: usize,
+    /// Findings left out of `findings` by a baseline or an ignore file
+    /// (see [`Suppressions`]); the counts above do not include them.
+    #[serde(default)]
+    pub suppressed: usize,
     /// `pass` or `fail` (`error` when the image could not be audited).
     pub verdict: String,
 }
@@ -129,9 +136,12 @@ impl Report {
         r
     }
 
-    /// Sort findings (severity, then rule, then location) and recompute the
-    /// summary. Call once all findings are in.
+    /// Sort findings (severity, then rule, then location), fingerprint them
+    /// and recompute the summary. Call once all findings are in.
     pub fn finish(&mut self) {
+        for f in &mut self.findings {
+            f.fingerprint = Some(f.compute_fingerprint());
+        }
         self.findings.sort_by(|a, b| {
             (b.severity, &a.rule, &a.location).cmp(&(a.severity, &b.rule, &b.location))
         });

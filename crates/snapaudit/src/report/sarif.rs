@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use super::suppress::SARIF_FINGERPRINT_KEY;
 use super::{Finding, Report, Severity};
 use crate::rules::catalogue;
 
@@ -47,11 +48,16 @@ fn result(report: &Report, f: &Finding) -> Value {
         text.push_str(" Fix: ");
         text.push_str(r);
     }
+    let fingerprint = f
+        .fingerprint
+        .clone()
+        .unwrap_or_else(|| f.compute_fingerprint());
     let mut res = json!({
         "ruleId": f.rule,
         "level": level(f.severity),
         "message": { "text": text },
         "locations": [ { "physicalLocation": physical } ],
+        "partialFingerprints": { SARIF_FINGERPRINT_KEY: fingerprint },
     });
     let mut props = serde_json::Map::new();
     if let Some(p) = f.location.partition {
@@ -91,6 +97,9 @@ fn run(report: &Report) -> Value {
             "image": report.image.path,
             "profile": report.profile,
             "verdict": report.summary.verdict,
+            // A qcow2 or compressed input is read as the disk it expands
+            // to; byteOffset regions count from byte 0 of that disk.
+            "byteOffsets": "into the expanded virtual disk (after decompression and container mapping), not into the image file",
         },
     });
     if let Some(err) = &report.error {

@@ -29,6 +29,9 @@ pub enum ScanPolicy {
 pub struct CheckOptions {
     pub profile: Profile,
     pub scan: ScanPolicy,
+    /// The root filesystem is this partition (0 = the whole disk) instead
+    /// of the one found by content (`--partition`).
+    pub root_partition: Option<u32>,
 }
 
 /// The report's `image` object.
@@ -61,10 +64,13 @@ pub fn check_with(
         (ScanPolicy::Scan, None) => Some(ScanOptions::builtin()?),
     };
     let mut report = Report::new(image_info(image), options.profile.name());
-    let table = PartitionTable::read(image)?;
+    let table = PartitionTable::read_disk(image)?;
     let mut findings: Vec<Finding> = Vec::new();
     disk::table(&table, &mut findings);
-    let root = find_root(image, &table);
+    let root = match options.root_partition {
+        None => find_root(image, &table),
+        Some(n) => Some(chosen_root(image, &table, n)?),
+    };
     report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
     // The rules (one thread: ext4-view is not Send) and the scan (all the
     // others) run side by side.
@@ -116,6 +122,22 @@ pub fn check_with(
     report.stats.elapsed_ms = started.elapsed().as_millis() as u64;
     report.finish();
     Ok(report)
+}
+
+/// Partition `index` as the root filesystem the caller chose: it must hold
+/// an ext filesystem (the file rules read nothing else).
+fn chosen_root(image: &Image, table: &PartitionTable, index: u32) -> Result<Volume> {
+    let p = table.select(image, index)?;
+    match &p.fs {
+        Some(fs) if fs.kind.is_ext() => Ok(Volume::new(image, &p)),
+        Some(fs) => Err(crate::Error::invalid(format!(
+            "partition {index} holds {}, not an ext2/3/4 root filesystem",
+            fs.kind.as_str()
+        ))),
+        None => Err(crate::Error::invalid(format!(
+            "partition {index} holds no filesystem snapaudit recognises"
+        ))),
+    }
 }
 
 /// The ext partitions that cannot be opened at all, with the reason.
@@ -174,6 +196,7 @@ impl Image {
             &CheckOptions {
                 profile: profile.clone(),
                 scan: ScanPolicy::default(),
+                root_partition: None,
             },
         )
     }

@@ -23,7 +23,7 @@ pub fn scan_report(image: &Image, options: &ScanOptions) -> Result<Report> {
     let started = Instant::now();
     let profile = Profile::default();
     let mut report = Report::new(image_info(image), profile.name());
-    let table = PartitionTable::read(image)?;
+    let table = PartitionTable::read_disk(image)?;
     let root = find_root(image, &table);
     report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
     let mut findings: Vec<Finding> = Vec::new();
