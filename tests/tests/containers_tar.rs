@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use snapaudit::Error;
 use snapaudit::image::Image;
 use snapaudit::image::tarball::{self, Layout, NullSink};
-use snapaudit::rules::{CheckOptions, check};
 use snapaudit_tests::archives::{
     compress, gnu_tar, qemu_img_convert, require_tool, sample_raw, synthetic_sparse_raw,
 };
@@ -43,19 +42,7 @@ type Key = (String, String, Option<String>, Option<u64>);
 
 /// The findings of `check` as (rule, severity, path, line).
 fn findings(image: &Image) -> BTreeSet<Key> {
-    let report = check(image, &CheckOptions::default()).unwrap();
-    report
-        .findings
-        .iter()
-        .map(|f| {
-            (
-                f.rule.clone(),
-                f.severity.to_string(),
-                f.location.path.clone(),
-                f.location.line,
-            )
-        })
-        .collect()
+    snapaudit_tests::containers::findings(image)
 }
 
 /// The raw disk `raw` as the expansion of `packed` must read.

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use md5::{Digest, Md5};
 use snapaudit::Error;
 use snapaudit::image::Image;
-use snapaudit::rules::{CheckOptions, check};
 use snapaudit_tests::fixtures::{run_ok, tool};
 use snapaudit_tests::qemu::{self, MapEntry, Rng};
 
@@ -90,22 +89,8 @@ fn variant(name: &str) -> &'static Variant {
 }
 
 /// The (rule, severity, path, line) of every finding.
-type FindingKeys = BTreeSet<(String, String, Option<String>, Option<u64>)>;
-
-fn finding_keys(image: &Image) -> FindingKeys {
-    let report = check(image, &CheckOptions::default()).unwrap();
-    report
-        .findings
-        .iter()
-        .map(|f| {
-            (
-                f.rule.clone(),
-                f.severity.to_string(),
-                f.location.path.clone(),
-                f.location.line,
-            )
-        })
-        .collect()
+fn finding_keys(image: &Image) -> BTreeSet<snapaudit_tests::containers::Key> {
+    snapaudit_tests::containers::findings(image)
 }
 
 fn md5_of(bytes: &[u8]) -> [u8; 16] {

@@ -179,7 +179,7 @@ pub(super) fn copy_image(
     let size = image.size_bytes();
     let io = |e| Error::io(dst_path, e);
     if let Some(src) = image.host_file() {
-        if sys::reflink(dst, &src).is_ok() {
+        if sys::reflink(dst, src).is_ok() {
             dst.set_len(size).map_err(io)?;
             zero_ranges(dst, dst_path, image.bytes(), zero)?;
             return Ok(CopyStats {
@@ -191,13 +191,13 @@ pub(super) fn copy_image(
         let mut method = CopyMethod::CopyFileRange;
         let mut copied = 0u64;
         let mut pieces = Vec::new();
-        for (start, end) in data_segments(&src, size) {
+        for (start, end) in data_segments(src, size) {
             gaps(zero, start, end, |o, l| pieces.push((o, l)));
         }
         for (offset, len) in pieces {
             let mut done = 0;
             if method == CopyMethod::CopyFileRange {
-                done = copy_range(&src, dst, dst_path, offset, len)?;
+                done = copy_range(src, dst, dst_path, offset, len)?;
                 copied += done;
                 if done < len {
                     method = CopyMethod::ReadWrite;
