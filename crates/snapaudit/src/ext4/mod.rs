@@ -14,5 +14,6 @@ mod volume;
 
 pub use root::find_root;
 pub use volume::{
-    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Stat, Volume, WalkEntry, join_path,
+    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Segment, Stat, Volume, WalkEntry,
+    join_path,
 };

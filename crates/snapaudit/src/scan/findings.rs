@@ -62,6 +62,7 @@ pub(crate) fn in_file(
             line,
             offset_bytes,
             length_bytes: Some(m.end.saturating_sub(m.start) as u64),
+            ..Location::default()
         })
         .evidence(m.evidence.clone())
         .remediation(remediation(&m.rule_id))
@@ -92,6 +93,7 @@ pub(crate) fn vendor_file(
         line,
         offset_bytes,
         length_bytes: Some(first.end.saturating_sub(first.start) as u64),
+        ..Location::default()
     })
     .evidence(first.evidence.clone());
     f.vendor = true;
@@ -165,6 +167,7 @@ pub(crate) fn in_region(
             line: None,
             offset_bytes: Some(offset_bytes),
             length_bytes,
+            ..Location::default()
         })
         .evidence(m.evidence.clone())
         .remediation(fix);
