@@ -274,10 +274,25 @@ lvextend -q --driverloaded n -L +4M fr/frag >/dev/null 2>&1
 # circular buffer at least once.
 tag=$(printf 'x%.0s' $(seq 900))
 for i in $(seq 1 20); do vgchange -q --addtag "t${i}_$tag" fr >/dev/null 2>&1; done
-for i in $(seq 1 40); do
+# Rewrite until the current copy runs past the end of the area (mda_header
+# at byte 4096 of the PV: size at 32, raw_locns[0] offset/size at 40/48).
+wrapped() {
+    python3 - "$IMG" <<'EOF'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    f.seek(4096)
+    h = f.read(512)
+size, = struct.unpack_from("<Q", h, 32)
+off, n = struct.unpack_from("<QQ", h, 40)
+sys.exit(0 if off + n > size else 1)
+EOF
+}
+for i in $(seq 1 200); do
     vgchange -q --deltag "t$((i % 20 + 1))_$tag" fr >/dev/null 2>&1
     vgchange -q --addtag "t$((i % 20 + 1))_$tag" fr >/dev/null 2>&1
+    wrapped && break
 done
+wrapped || die "lvm-frag: the metadata never wrapped around its area"
 vgs --noheadings -o seqno fr 2>/dev/null | tr -d ' ' >"$OUT/$name.seqno"
 record "$name" fr
 small_tree "$WORK/t" "$name"

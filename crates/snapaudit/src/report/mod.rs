@@ -219,3 +219,23 @@ impl DiskInfo {
         }
     }
 }
+
+impl DiskInfo {
+    /// The report's `disk` object for a disk's volumes, marking the root
+    /// (a partition, or a logical volume: then its PV's partition is not
+    /// marked).
+    pub fn from_volumes(
+        volumes: &crate::volume::Volumes,
+        root: Option<&crate::ext4::Volume>,
+    ) -> Self {
+        let root_lv = root.and_then(|r| r.name());
+        let root_partition = root.filter(|r| r.name().is_none()).map(|r| r.partition());
+        let mut info = DiskInfo::from_table(&volumes.table, root_partition);
+        info.volumes = volumes
+            .lvm
+            .lvs()
+            .map(|lv| lv.info(root_lv == Some(lv.name().as_str())))
+            .collect();
+        info
+    }
+}

@@ -6,6 +6,7 @@
 //! onto the disk as [`Segment`]s. [`Volumes`] is the one list the audit
 //! iterates: the partitions that may hold a filesystem, then the LVs.
 
+pub mod crypt;
 pub mod lvm;
 
 use std::collections::BTreeMap;
