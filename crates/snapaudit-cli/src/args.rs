@@ -20,8 +20,11 @@ pub struct Common {
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Partition number to read (0 = whole disk); default: the root filesystem.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "volume")]
     pub partition: Option<u32>,
+    /// LVM2 logical volume to read, as `VG/LV` (e.g. `vg0/root`).
+    #[arg(long, global = true, value_name = "VG/LV")]
+    pub volume: Option<String>,
     /// Worker threads (default: one per core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,

@@ -31,8 +31,9 @@ struct Problem {
 
 pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
     let image = crate::open::image(common, &args.image)?;
-    let table = PartitionTable::read(&image)?;
-    let root = snapaudit::ext4::find_root(&image, &table).map(|v| v.partition());
+    let volumes = snapaudit::volume::Volumes::read(&image)?;
+    let table = &volumes.table;
+    let root = snapaudit::ext4::find_root_in(&image, &volumes);
     let out = Inspect {
         schema: INSPECT_SCHEMA,
         image: ImageInfo {
@@ -40,7 +41,7 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
             size_bytes: image.size_bytes(),
             format: image.format_name(),
         },
-        disk: DiskInfo::from_table(&table, root),
+        disk: DiskInfo::from_volumes(&volumes, root.as_ref()),
         problems: table
             .problems
             .iter()
@@ -49,11 +50,16 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
                 message: p.message.clone(),
                 offset_bytes: p.offset_bytes,
             })
+            .chain(volumes.lvm.problems.iter().map(|p| Problem {
+                severity: "error".to_string(),
+                message: p.message.clone(),
+                offset_bytes: Some(p.offset_bytes),
+            }))
             .collect(),
     };
     match common.format {
         Format::Json | Format::Sarif => println!("{}", serde_json::to_string(&out)?),
-        Format::Human => print_human(&out, &table),
+        Format::Human => print_human(&out, table),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -85,6 +91,23 @@ fn print_human(out: &Inspect, table: &PartitionTable) {
             p.uuid.as_deref().unwrap_or("-"),
             p.label.as_deref().unwrap_or("-"),
             p.role.as_deref().unwrap_or("")
+        );
+    }
+    if !out.disk.volumes.is_empty() {
+        println!(
+            "{:<24}  {:>14}  {:<8} {:<38} {:<16} role",
+            "logical volume", "size", "fs", "uuid", "label"
+        );
+    }
+    for v in &out.disk.volumes {
+        println!(
+            "{:<24}  {:>14}  {:<8} {:<38} {:<16} {}",
+            v.name,
+            v.size_bytes,
+            v.fs.as_deref().unwrap_or("-"),
+            v.fs_uuid.as_deref().unwrap_or("-"),
+            v.label.as_deref().unwrap_or("-"),
+            v.role.as_deref().unwrap_or(v.problem.as_deref().unwrap_or(""))
         );
     }
     for p in &out.problems {
