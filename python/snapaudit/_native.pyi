@@ -14,6 +14,7 @@ __all__ = [
     "Image",
     "Partition",
     "Stat",
+    "Volume",
     "Walk",
     "__version__",
     "_batch",

@@ -95,7 +95,11 @@ fn lv_maps_equal_lvs_segments() {
         for lv in lvs {
             let got = v.lvm.get(&format!("{vg}/{lv}")).unwrap();
             assert_eq!(got.problem, None, "{name} {lv}");
-            assert_eq!(got.segments(), want[*lv].1, "{name}: {vg}/{lv} against lvs --segments");
+            assert_eq!(
+                got.segments(),
+                want[*lv].1,
+                "{name}: {vg}/{lv} against lvs --segments"
+            );
             assert_eq!(
                 got.size_bytes,
                 want[*lv].1.iter().map(|s| s.len).sum::<u64>(),
@@ -103,7 +107,10 @@ fn lv_maps_equal_lvs_segments() {
             );
         }
         let visible: Vec<String> = v.lvm.lvs().map(|l| l.lv.clone()).collect();
-        assert!(visible.iter().all(|l| !l.contains("_t")), "{name}: hidden LVs listed: {visible:?}");
+        assert!(
+            visible.iter().all(|l| !l.contains("_t")),
+            "{name}: hidden LVs listed: {visible:?}"
+        );
     }
     // The fragmented LV has three runs, the striped one a run per 64 KiB chunk.
     let (_i, v) = volumes("lvm-frag");
@@ -127,7 +134,9 @@ fn the_newest_metadata_wins_after_the_buffer_wraps() {
     let raw = std::fs::read(path("lvm-frag.img")).unwrap();
     let label = snapaudit::volume::lvm::label::read(&raw).unwrap().unwrap();
     let area = label.metadata_areas[0];
-    let text = snapaudit::volume::lvm::mda::read(&raw, area).unwrap().unwrap();
+    let text = snapaudit::volume::lvm::mda::read(&raw, area)
+        .unwrap()
+        .unwrap();
     let end_in_area = text.offset - area.offset + text.text.len() as u64;
     assert!(
         end_in_area > area.size,
@@ -162,7 +171,15 @@ fn files_on_lvs_equal_debugfs() {
             assert_eq!(ours.len(), theirs.len(), "{name} {file}");
             assert!(ours == theirs, "{name}: {file} differs from debugfs");
         }
-        assert_eq!(Some(fsys.uuid()), v.lvm.get(lv).unwrap().fs.as_ref().and_then(|f| f.uuid.clone()));
+        assert_eq!(
+            Some(fsys.uuid()),
+            v.lvm
+                .get(lv)
+                .unwrap()
+                .fs
+                .as_ref()
+                .and_then(|f| f.uuid.clone())
+        );
     }
 }
 
@@ -185,27 +202,62 @@ fn a_boot_partition_and_an_lvm_root_are_audited() {
         .find(|f| f.rule == "disk.single-root" && f.location.volume.as_deref() == Some("vg0/root"))
         .unwrap_or_else(|| panic!("no LVM single-root finding: {rules:?}"));
     assert_eq!(lvm_root.severity, Severity::Error);
-    assert!(lvm_root.message.contains("Alibaba supports a single root partition"));
+    assert!(
+        lvm_root
+            .message
+            .contains("Alibaba supports a single root partition")
+    );
     assert!(lvm_root.message.contains("cannot grow a root inside LVM"));
     // The /boot partition is another partition besides the root.
-    assert!(r.findings.iter().any(|f| f.rule == "disk.single-root" && f.location.partition == Some(1)));
-    for absent in ["disk.root-fs", "fstab.data-disk", "fstab.root-mismatch", "boot.root-mismatch", "disk.lvm"] {
-        assert!(!r.findings.iter().any(|f| f.rule == absent), "{absent}: {rules:?}");
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == "disk.single-root" && f.location.partition == Some(1))
+    );
+    for absent in [
+        "disk.root-fs",
+        "fstab.data-disk",
+        "fstab.root-mismatch",
+        "boot.root-mismatch",
+        "disk.lvm",
+    ] {
+        assert!(
+            !r.findings.iter().any(|f| f.rule == absent),
+            "{absent}: {rules:?}"
+        );
     }
     // The file rules ran on the LV: the system is known, the root LV named.
     let sys = r.system.as_ref().expect("system facts gathered");
-    assert_eq!(sys.os.as_ref().and_then(|o| o.id.as_deref()), Some("debian"));
+    assert_eq!(
+        sys.os.as_ref().and_then(|o| o.id.as_deref()),
+        Some("debian")
+    );
     assert!(!sys.kernels.is_empty());
     assert_eq!(sys.bootloader.as_deref(), Some("grub2"));
-    let root = r.disk.volumes.iter().find(|v| v.name == "vg0/root").unwrap();
+    let root = r
+        .disk
+        .volumes
+        .iter()
+        .find(|v| v.name == "vg0/root")
+        .unwrap();
     assert_eq!(root.role.as_deref(), Some("root"));
     assert_eq!(root.fs.as_deref(), Some("ext4"));
     assert!(root.segments.iter().all(|s| s.partition == 2));
-    let swap = r.disk.volumes.iter().find(|v| v.name == "vg0/swap").unwrap();
+    let swap = r
+        .disk
+        .volumes
+        .iter()
+        .find(|v| v.name == "vg0/swap")
+        .unwrap();
     assert_eq!(swap.fs.as_deref(), Some("swap"));
     assert!(r.disk.partitions.iter().all(|p| p.role.is_none()));
     // File findings name the volume they are in.
-    for f in r.findings.iter().filter(|f| f.location.path.as_deref().is_some_and(|p| p.starts_with('/'))) {
+    for f in r.findings.iter().filter(|f| {
+        f.location
+            .path
+            .as_deref()
+            .is_some_and(|p| p.starts_with('/'))
+    }) {
         assert_eq!(f.location.volume.as_deref(), Some("vg0/root"), "{f:?}");
     }
     // Under generic the LVM root is a warning.
@@ -242,9 +294,24 @@ fn an_fstab_or_grub_naming_another_lv_is_caught() {
         assert_eq!(ids.contains(&s), want, "{src}");
         assert_eq!(ids.is_root(&s), root, "{src}");
     }
-    let root_uuid = v.lvm.get("vg0/root").unwrap().fs.as_ref().unwrap().uuid.clone().unwrap();
-    assert_eq!(ids.contains(&Source::parse(&format!("UUID={root_uuid}"))), OnDisk::Yes);
-    assert_eq!(ids.is_root(&Source::parse(&format!("UUID={root_uuid}"))), Some(true));
+    let root_uuid = v
+        .lvm
+        .get("vg0/root")
+        .unwrap()
+        .fs
+        .as_ref()
+        .unwrap()
+        .uuid
+        .clone()
+        .unwrap();
+    assert_eq!(
+        ids.contains(&Source::parse(&format!("UUID={root_uuid}"))),
+        OnDisk::Yes
+    );
+    assert_eq!(
+        ids.is_root(&Source::parse(&format!("UUID={root_uuid}"))),
+        Some(true)
+    );
     assert!(ids.has_lv("vg0/root") && !ids.has_lv("vg1/root"));
 }
 
@@ -260,37 +327,81 @@ fn thin_volumes_are_unsupported_and_named() {
         );
     }
     let r = system_check("lvm-thin", Profile::alibaba_ecs(), ScanPolicy::Skip);
-    let lvm: Vec<&str> = r.findings.iter().filter(|f| f.rule == "disk.lvm").map(|f| f.message.as_str()).collect();
+    let lvm: Vec<&str> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "disk.lvm")
+        .map(|f| f.message.as_str())
+        .collect();
     assert_eq!(lvm.len(), 2, "{lvm:?}");
-    assert!(r.findings.iter().any(|f| f.rule == "disk.root-fs" && f.message.contains("th/thin")));
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == "disk.root-fs" && f.message.contains("th/thin"))
+    );
 }
 
 #[test]
 fn encrypted_volumes_are_named_and_never_scanned() {
     let r = system_check("luks2-part", Profile::alibaba_ecs(), ScanPolicy::Scan);
-    let e: Vec<_> = r.findings.iter().filter(|f| f.rule == "disk.encrypted").collect();
+    let e: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "disk.encrypted")
+        .collect();
     assert_eq!(e.len(), 1, "{:?}", r.findings);
     assert_eq!(e[0].severity, Severity::Error);
     assert_eq!(e[0].location.partition, Some(1));
-    let uuid = run_ok(tool("blkid").args(["-p", "-o", "value", "-s", "UUID", "-O", "1048576"]).arg(path("luks2-part.img")));
+    let uuid = run_ok(
+        tool("blkid")
+            .args(["-p", "-o", "value", "-s", "UUID", "-O", "1048576"])
+            .arg(path("luks2-part.img")),
+    );
     let uuid = String::from_utf8_lossy(&uuid.stdout).trim().to_string();
     assert!(!uuid.is_empty());
-    assert!(e[0].message.contains(&format!("UUID {uuid}")), "{}", e[0].message);
-    assert!(e[0].message.contains("LUKS2, cipher aes-xts-plain64"), "{}", e[0].message);
-    assert!(!r.findings.iter().any(|f| f.rule.starts_with("secret.")), "{:?}", r.findings);
+    assert!(
+        e[0].message.contains(&format!("UUID {uuid}")),
+        "{}",
+        e[0].message
+    );
+    assert!(
+        e[0].message.contains("LUKS2, cipher aes-xts-plain64"),
+        "{}",
+        e[0].message
+    );
+    assert!(
+        !r.findings.iter().any(|f| f.rule.starts_with("secret.")),
+        "{:?}",
+        r.findings
+    );
     // A LUKS1 logical volume.
     let r = system_check("lvm-whole", Profile::alibaba_ecs(), ScanPolicy::Scan);
-    let e: Vec<_> = r.findings.iter().filter(|f| f.rule == "disk.encrypted").collect();
+    let e: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "disk.encrypted")
+        .collect();
     assert_eq!(e.len(), 1, "{:?}", r.findings);
     assert_eq!(e[0].location.volume.as_deref(), Some("wd/secret"));
-    assert!(e[0].message.contains("LUKS1, cipher aes-cbc-essiv:sha256"), "{}", e[0].message);
     assert!(
-        !r.findings.iter().any(|f| f.rule.starts_with("secret.") && f.location.volume.as_deref() == Some("wd/secret")),
+        e[0].message.contains("LUKS1, cipher aes-cbc-essiv:sha256"),
+        "{}",
+        e[0].message
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.rule.starts_with("secret.")
+                && f.location.volume.as_deref() == Some("wd/secret")),
         "{:?}",
         r.findings
     );
     let g = system_check("luks2-part", Profile::generic(), ScanPolicy::Skip);
-    assert!(g.findings.iter().any(|f| f.rule == "disk.encrypted" && f.severity == Severity::Warning));
+    assert!(
+        g.findings
+            .iter()
+            .any(|f| f.rule == "disk.encrypted" && f.severity == Severity::Warning)
+    );
 }
 
 #[test]
@@ -313,7 +424,14 @@ fn a_secret_in_free_extents_is_deleted_data() {
     raw[at..at + key.len()].copy_from_slice(&key);
     std::fs::write(&copy, &raw).unwrap();
     let image = Image::open(&copy).unwrap();
-    let r = check(&image, &CheckOptions { profile: Profile::alibaba_ecs(), scan: ScanPolicy::Scan }).unwrap();
+    let r = check(
+        &image,
+        &CheckOptions {
+            profile: Profile::alibaba_ecs(),
+            scan: ScanPolicy::Scan,
+        },
+    )
+    .unwrap();
     let f = r
         .findings
         .iter()
@@ -329,7 +447,9 @@ fn hostile_lvm_disks_give_clear_findings() {
     let raw = std::fs::read(path("lvm-whole.img")).unwrap();
     let label = snapaudit::volume::lvm::label::read(&raw).unwrap().unwrap();
     let area = label.metadata_areas[0];
-    let text = snapaudit::volume::lvm::mda::read(&raw, area).unwrap().unwrap();
+    let text = snapaudit::volume::lvm::mda::read(&raw, area)
+        .unwrap()
+        .unwrap();
     for (what, patch) in [
         ("label checksum", (label.label_offset + 100) as usize),
         ("metadata text checksum", (text.offset + 10) as usize),
@@ -340,10 +460,25 @@ fn hostile_lvm_disks_give_clear_findings() {
         let p = dir.path().join("bad.img");
         std::fs::write(&p, &bad).unwrap();
         let image = Image::open(&p).unwrap();
-        let r = check(&image, &CheckOptions { profile: Profile::alibaba_ecs(), scan: ScanPolicy::Skip }).unwrap();
-        let f = r.findings.iter().find(|f| f.rule == "disk.lvm").unwrap_or_else(|| panic!("{what}: {:?}", r.findings));
+        let r = check(
+            &image,
+            &CheckOptions {
+                profile: Profile::alibaba_ecs(),
+                scan: ScanPolicy::Skip,
+            },
+        )
+        .unwrap();
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.rule == "disk.lvm")
+            .unwrap_or_else(|| panic!("{what}: {:?}", r.findings));
         assert_eq!(f.severity, Severity::Error, "{what}");
-        assert!(f.message.contains("partition 0 (LVM2 PV)"), "{what}: {}", f.message);
+        assert!(
+            f.message.contains("partition 0 (LVM2 PV)"),
+            "{what}: {}",
+            f.message
+        );
         assert!(r.disk.volumes.is_empty(), "{what}");
     }
 }

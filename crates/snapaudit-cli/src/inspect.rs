@@ -107,7 +107,9 @@ fn print_human(out: &Inspect, table: &PartitionTable) {
             v.fs.as_deref().unwrap_or("-"),
             v.fs_uuid.as_deref().unwrap_or("-"),
             v.label.as_deref().unwrap_or("-"),
-            v.role.as_deref().unwrap_or(v.problem.as_deref().unwrap_or(""))
+            v.role
+                .as_deref()
+                .unwrap_or(v.problem.as_deref().unwrap_or(""))
         );
     }
     for p in &out.problems {

@@ -19,7 +19,7 @@ pub mod rules;
 pub mod sanitize;
 pub mod scan;
 pub mod system;
-pub mod volume;
 mod util;
+pub mod volume;
 
 pub use error::{Error, Result};

@@ -6,13 +6,13 @@ use std::time::Instant;
 use super::ids::DiskIds;
 use super::{Profile, accounts, boot, disk, fs as fs_rules, fstab, hygiene, os, selinux, system};
 use crate::Result;
-use crate::ext4::layout::{Follow, Layout};
 use crate::ext4::find_root_in;
+use crate::ext4::layout::{Follow, Layout};
 use crate::image::Image;
-use crate::volume::Volumes;
 use crate::report::{DiskInfo, Finding, ImageInfo, OsInfo, Report, SystemInfo};
 use crate::scan::{ScanOptions, scan_disk};
 use crate::system::facts::SystemFacts;
+use crate::volume::Volumes;
 
 /// Whether the sensitive-data scan runs as part of `check`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,7 +72,12 @@ pub fn check_with(
     // The rules (one thread: ext4-view is not Send) and the scan (all the
     // others) run side by side.
     let rules = || match &root {
-        None => disk::no_root(&volumes, None, &unopened_ext(image, &volumes), &mut findings),
+        None => disk::no_root(
+            &volumes,
+            None,
+            &unopened_ext(image, &volumes),
+            &mut findings,
+        ),
         Some(volume) => match volume.open() {
             Err(e) => disk::no_root(&volumes, Some((volume, &e)), &[], &mut findings),
             Ok(fs) => {

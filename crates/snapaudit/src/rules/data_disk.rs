@@ -38,7 +38,9 @@ pub fn scan_report(image: &Image, options: &ScanOptions) -> Result<Report> {
             if !v.fs().is_some_and(|f| f.kind.is_ext()) {
                 continue;
             }
-            let Ok(volume) = v.volume(image) else { continue };
+            let Ok(volume) = v.volume(image) else {
+                continue;
+            };
             // ext4-view refuses some filesystems our layout reader scans
             // (inline data, casefold): those get the scan but not these rules.
             let Ok(fs) = volume.open() else { continue };

@@ -160,15 +160,27 @@ pub fn lvm(lvm: &Lvm, out: &mut Vec<Finding>) {
         for lv in &g.lvs {
             let Some(problem) = &lv.problem else { continue };
             let (severity, fix) = match problem {
-                LvProblem::Unsupported(_) => (Severity::Warning, "audit that volume by other means"),
-                LvProblem::Incomplete(_) => (Severity::Warning, "move the volume onto this disk (pvmove) if the system needs it"),
-                LvProblem::Corrupt(_) => (Severity::Error, "check the volume group on the source system (vgck)"),
+                LvProblem::Unsupported(_) => {
+                    (Severity::Warning, "audit that volume by other means")
+                }
+                LvProblem::Incomplete(_) => (
+                    Severity::Warning,
+                    "move the volume onto this disk (pvmove) if the system needs it",
+                ),
+                LvProblem::Corrupt(_) => (
+                    Severity::Error,
+                    "check the volume group on the source system (vgck)",
+                ),
             };
             out.push(
                 Finding::new(
                     "disk.lvm",
                     severity,
-                    format!("logical volume {} is not read: {}", lv.name(), problem.message()),
+                    format!(
+                        "logical volume {} is not read: {}",
+                        lv.name(),
+                        problem.message()
+                    ),
                 )
                 .at(Location {
                     volume: Some(lv.name()),
@@ -184,7 +196,9 @@ pub fn lvm(lvm: &Lvm, out: &mut Vec<Finding>) {
 /// scanned).
 pub fn encrypted(image: &Image, volumes: &Volumes, out: &mut Vec<Finding>) {
     for v in volumes.list() {
-        let Some(e) = encryption_of(image, &v) else { continue };
+        let Some(e) = encryption_of(image, &v) else {
+            continue;
+        };
         let mut facts = Vec::new();
         if let Some(c) = &e.cipher {
             facts.push(format!("cipher {c}"));
@@ -215,7 +229,9 @@ pub fn encryption_of(image: &Image, v: &VolumeRef<'_>) -> Option<crypt::Encrypti
     match v {
         VolumeRef::Partition(p) => {
             // Probed as something else: not encrypted (BitLocker has no probe).
-            if p.fs.as_ref().is_some_and(|f| f.kind != FsKind::Luks) || p.partition_type.is_container() {
+            if p.fs.as_ref().is_some_and(|f| f.kind != FsKind::Luks)
+                || p.partition_type.is_container()
+            {
                 return None;
             }
             crypt::detect(p.bytes(image))
@@ -226,7 +242,11 @@ pub fn encryption_of(image: &Image, v: &VolumeRef<'_>) -> Option<crypt::Encrypti
             }
             let head = lv.runs.first()?;
             let len = head.segment.len.min(8 << 20);
-            crypt::detect(image.range(head.segment.disk_offset, len, "LUKS header").ok()?)
+            crypt::detect(
+                image
+                    .range(head.segment.disk_offset, len, "LUKS header")
+                    .ok()?,
+            )
         }
     }
 }
@@ -274,7 +294,11 @@ pub fn no_root(
             if let VolumeRef::Logical(lv) = v
                 && let Some(p) = &lv.problem
             {
-                return Some(format!("logical volume {} is not read ({})", lv.name(), p.message()));
+                return Some(format!(
+                    "logical volume {} is not read ({})",
+                    lv.name(),
+                    p.message()
+                ));
             }
             let fs = v.fs()?;
             if let VolumeRef::Partition(p) = v

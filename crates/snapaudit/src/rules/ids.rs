@@ -172,7 +172,10 @@ mod tests {
     fn mapper_names_split_at_the_single_dash() {
         let s = |n: &str| split_mapper_name(n);
         assert_eq!(s("vg0-root"), Some(("vg0".into(), "root".into())));
-        assert_eq!(s("my--vg-my--root"), Some(("my-vg".into(), "my-root".into())));
+        assert_eq!(
+            s("my--vg-my--root"),
+            Some(("my-vg".into(), "my-root".into()))
+        );
         assert_eq!(s("rhel-root"), Some(("rhel".into(), "root".into())));
         assert_eq!(s("cryptroot"), None);
         assert_eq!(s("-x"), None);

@@ -45,9 +45,9 @@ use super::vendor::{Provenance, VendorDb, read_file_limited};
 use crate::ext4::layout::{FileByteRange, Layout};
 use crate::ext4::{self, Segment};
 use crate::image::Image;
-use crate::volume::{LogicalVolume, Lvm, crypt};
 use crate::partition::{FsKind, PartitionTable};
 use crate::report::{Finding, Severity};
+use crate::volume::{LogicalVolume, Lvm, crypt};
 use crate::{Error, Result};
 
 /// Largest slice of data one work unit scans: small enough that a big
@@ -385,9 +385,11 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
             });
         }
     }
-    for p in table.partitions.iter().filter(|p| {
-        p.fs.as_ref().map(|f| f.kind) == Some(FsKind::Lvm2) && pv_read(p.index)
-    }) {
+    for p in table
+        .partitions
+        .iter()
+        .filter(|p| p.fs.as_ref().map(|f| f.kind) == Some(FsKind::Lvm2) && pv_read(p.index))
+    {
         let start = p.start_bytes.min(image.size_bytes());
         let end = p.end_bytes().min(image.size_bytes());
         let mut spans: Vec<(u64, u64)> = covered

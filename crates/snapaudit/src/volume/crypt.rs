@@ -91,14 +91,21 @@ mod tests {
         l1[40..56].copy_from_slice(b"cbc-essiv:sha256");
         l1[168..172].copy_from_slice(b"abcd");
         let e = detect(&l1).unwrap();
-        assert_eq!((e.format, e.cipher.as_deref(), e.uuid.as_deref()), ("LUKS1", Some("aes-cbc-essiv:sha256"), Some("abcd")));
+        assert_eq!(
+            (e.format, e.cipher.as_deref(), e.uuid.as_deref()),
+            ("LUKS1", Some("aes-cbc-essiv:sha256"), Some("abcd"))
+        );
         let mut l2 = vec![0u8; 16384];
         l2[..6].copy_from_slice(LUKS_MAGIC);
         l2[7] = 2;
         l2[8..16].copy_from_slice(&16384u64.to_be_bytes());
-        let json = br#"{"keyslots":{},"segments":{"0":{"type":"crypt","encryption":"aes-xts-plain64"}}}"#;
+        let json =
+            br#"{"keyslots":{},"segments":{"0":{"type":"crypt","encryption":"aes-xts-plain64"}}}"#;
         l2[4096..4096 + json.len()].copy_from_slice(json);
-        assert_eq!(detect(&l2).unwrap().cipher.as_deref(), Some("aes-xts-plain64"));
+        assert_eq!(
+            detect(&l2).unwrap().cipher.as_deref(),
+            Some("aes-xts-plain64")
+        );
         // A hostile size or JSON only loses the cipher.
         l2[8..16].copy_from_slice(&u64::MAX.to_be_bytes());
         l2[4100] = b'!';

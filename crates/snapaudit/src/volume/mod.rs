@@ -229,7 +229,11 @@ impl Lvm {
                     .and_then(|root| VgMeta::from_text(&root).map_err(|e| (text.offset, e)));
                 match vg {
                     Ok(vg) => {
-                        let key = if vg.uuid.is_empty() { vg.name.clone() } else { vg.uuid.clone() };
+                        let key = if vg.uuid.is_empty() {
+                            vg.name.clone()
+                        } else {
+                            vg.uuid.clone()
+                        };
                         match newest.get(&key) {
                             Some(have) if have.seqno >= vg.seqno => {}
                             _ => {
@@ -258,7 +262,11 @@ impl Lvm {
             let have: Vec<String> = self.lvs().map(LogicalVolume::name).collect();
             Error::invalid(format!(
                 "no logical volume {name} on this disk (it has: {})",
-                if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
             ))
         })
     }
@@ -269,7 +277,12 @@ fn group(image: &Image, vg: &VgMeta, found: &[FoundPv<'_>]) -> VolumeGroup {
     let place: Vec<Option<&Partition>> = vg
         .pvs
         .iter()
-        .map(|pv| found.iter().find(|f| f.uuid == pv.uuid).map(|f| f.partition))
+        .map(|pv| {
+            found
+                .iter()
+                .find(|f| f.uuid == pv.uuid)
+                .map(|f| f.partition)
+        })
         .collect();
     let present = |i: usize| place.get(i).is_some_and(Option::is_some);
     let overlaps = vg.overlaps();
@@ -284,7 +297,10 @@ fn group(image: &Image, vg: &VgMeta, found: &[FoundPv<'_>]) -> VolumeGroup {
             fs: None,
             problem: None,
         };
-        let mapped = match overlaps.iter().find(|(a, b, _)| *a == lv.name || *b == lv.name) {
+        let mapped = match overlaps
+            .iter()
+            .find(|(a, b, _)| *a == lv.name || *b == lv.name)
+        {
             Some((_, _, m)) => Err(LvError::Corrupt(m.clone())),
             None => vg.map(&lv.name, &present),
         };
@@ -347,7 +363,10 @@ fn disk_runs(
         let (Some(Some(part)), Some(pvm)) = (place.get(r.pv), vg.pvs.get(r.pv)) else {
             return Err(LvError::Missing(format!("VG {}: a PV is missing", vg.name)));
         };
-        if r.pv_offset.checked_add(r.len).is_none_or(|e| e > part.size_bytes) {
+        if r.pv_offset
+            .checked_add(r.len)
+            .is_none_or(|e| e > part.size_bytes)
+        {
             return Err(LvError::Corrupt(format!(
                 "VG {}: extents at byte {} of {} ({} bytes) are past the end of the {}-byte PV (partition {})",
                 vg.name, r.pv_offset, pvm.name, r.len, part.size_bytes, part.index
@@ -384,7 +403,11 @@ fn probe_lv(image: &Image, segments: &[Segment]) -> Option<Probe> {
         if want == 0 {
             break;
         }
-        head.extend_from_slice(image.range(s.disk_offset, want, "logical volume probe").ok()?);
+        head.extend_from_slice(
+            image
+                .range(s.disk_offset, want, "logical volume probe")
+                .ok()?,
+        );
     }
     probe::probe(&head)
 }

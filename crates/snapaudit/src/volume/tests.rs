@@ -12,7 +12,15 @@ const PV_UUID: &[u8; 32] = b"AAAAAABBBBCCCCDDDDEEEEFFFFGGGGGG";
 /// from 1 MiB; LV `root` is extents 2..4 then 0..1 (fragmented).
 fn disk(seqnos: &[(u64, usize)]) -> Vec<u8> {
     let size = 4 << 20;
-    let mut d = label(1, PV_UUID, size, &[DiskLocn { offset: 4096, size: 65536 }]);
+    let mut d = label(
+        1,
+        PV_UUID,
+        size,
+        &[DiskLocn {
+            offset: 4096,
+            size: 65536,
+        }],
+    );
     d.resize(size as usize, 0);
     for &(seqno, offset) in seqnos {
         let text = format!(
@@ -44,15 +52,26 @@ fn a_whole_disk_pv_and_its_lvs() {
         panic!("{:?}", vols.lvm)
     };
     assert!(vols.lvm.problems.is_empty(), "{:?}", vols.lvm.problems);
-    assert_eq!((g.name.as_str(), g.seqno, g.incomplete()), ("vg0", 3, false));
+    assert_eq!(
+        (g.name.as_str(), g.seqno, g.incomplete()),
+        ("vg0", 3, false)
+    );
     let root = vols.lvm.get("vg0/root").unwrap();
     assert_eq!(root.size_bytes, 3 * 65536);
     let base = (1 << 20) as u64;
     assert_eq!(
         root.segments(),
         [
-            Segment { volume_offset: 0, disk_offset: base + 2 * 65536, len: 2 * 65536 },
-            Segment { volume_offset: 2 * 65536, disk_offset: base + 30 * 65536, len: 65536 },
+            Segment {
+                volume_offset: 0,
+                disk_offset: base + 2 * 65536,
+                len: 2 * 65536
+            },
+            Segment {
+                volume_offset: 2 * 65536,
+                disk_offset: base + 30 * 65536,
+                len: 65536
+            },
         ]
     );
     assert_eq!(root.fs.as_ref().map(|f| f.kind), Some(FsKind::Ext2));
@@ -61,9 +80,19 @@ fn a_whole_disk_pv_and_its_lvs() {
         matches!(&pool.problem, Some(LvProblem::Unsupported(m)) if m.contains("vg0/pool is a thin-pool volume")),
         "{pool:?}"
     );
-    assert!(vols.lvm.get("vg0/nope").unwrap_err().to_string().contains("vg0/root"));
+    assert!(
+        vols.lvm
+            .get("vg0/nope")
+            .unwrap_err()
+            .to_string()
+            .contains("vg0/root")
+    );
     // Free extents: 0..2, 4..30, 31..48.
-    let free: Vec<_> = g.free.iter().map(|r| ((r.disk_offset - base) / 65536, r.len / 65536)).collect();
+    let free: Vec<_> = g
+        .free
+        .iter()
+        .map(|r| ((r.disk_offset - base) / 65536, r.len / 65536))
+        .collect();
     assert_eq!(free, [(0, 2), (4, 26), (31, 17)]);
     let list = vols.list();
     assert_eq!(list.len(), 3);
@@ -79,5 +108,9 @@ fn a_corrupt_metadata_text_is_a_problem_not_a_panic() {
     let image = Image::from_bytes("pv.raw", d);
     let vols = Volumes::read(&image).unwrap();
     assert!(vols.lvm.groups.is_empty());
-    assert!(vols.lvm.problems[0].message.contains("checksum"), "{:?}", vols.lvm.problems);
+    assert!(
+        vols.lvm.problems[0].message.contains("checksum"),
+        "{:?}",
+        vols.lvm.problems
+    );
 }

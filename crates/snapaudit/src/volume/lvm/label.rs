@@ -75,7 +75,10 @@ pub fn read(pv: &[u8]) -> Result<Option<PvLabel>, LabelError> {
         };
         let sector_xl = le_u64(lh, 8).unwrap_or(u64::MAX);
         if sector_xl != sector as u64 {
-            return Err(err(8, format!("label in sector {sector} says it is in sector {sector_xl}")));
+            return Err(err(
+                8,
+                format!("label in sector {sector} says it is in sector {sector_xl}"),
+            ));
         }
         let crc_xl = le_u32(lh, 16).unwrap_or(0);
         let crc = lvm_crc(lh.get(LABEL_CRC_FROM..).unwrap_or_default());
@@ -89,10 +92,18 @@ pub fn read(pv: &[u8]) -> Result<Option<PvLabel>, LabelError> {
         let header = lh
             .get(offset_xl..)
             .filter(|h| offset_xl >= 32 && h.len() >= PV_UUID_BYTES + 8)
-            .ok_or_else(|| err(20, format!("PV header offset {offset_xl} is outside the label sector")))?;
+            .ok_or_else(|| {
+                err(
+                    20,
+                    format!("PV header offset {offset_xl} is outside the label sector"),
+                )
+            })?;
         let raw_uuid = slice(header, 0, PV_UUID_BYTES).unwrap_or_default();
         if !raw_uuid.iter().all(u8::is_ascii_alphanumeric) {
-            return Err(err(offset_xl, "PV UUID is not 32 letters and digits".into()));
+            return Err(err(
+                offset_xl,
+                "PV UUID is not 32 letters and digits".into(),
+            ));
         }
         let pv_uuid = String::from_utf8_lossy(raw_uuid).into_owned();
         let device_size_bytes = le_u64(header, PV_UUID_BYTES).unwrap_or(0);
@@ -162,7 +173,13 @@ pub(crate) mod tests {
             lh[off + 8..off + 16].copy_from_slice(&l.size.to_le_bytes());
             off += 16;
         };
-        put(lh, DiskLocn { offset: 1 << 20, size: 0 });
+        put(
+            lh,
+            DiskLocn {
+                offset: 1 << 20,
+                size: 0,
+            },
+        );
         put(lh, DiskLocn { offset: 0, size: 0 });
         for m in mdas {
             put(lh, *m);
@@ -176,16 +193,30 @@ pub(crate) mod tests {
     #[test]
     fn reads_a_label_in_any_of_the_first_sectors() {
         let uuid = *b"abcdefABCDEF0123456789abcdefABCD";
-        let mda = DiskLocn { offset: 4096, size: 1 << 20 };
+        let mda = DiskLocn {
+            offset: 4096,
+            size: 1 << 20,
+        };
         for sector in 0..4 {
-            let l = read(&label(sector, &uuid, 8 << 20, &[mda])).unwrap().unwrap();
+            let l = read(&label(sector, &uuid, 8 << 20, &[mda]))
+                .unwrap()
+                .unwrap();
             assert_eq!(l.label_offset, sector as u64 * 512);
             assert_eq!(l.pv_uuid, String::from_utf8_lossy(&uuid));
             assert_eq!(l.device_size_bytes, 8 << 20);
-            assert_eq!(l.data_areas, [DiskLocn { offset: 1 << 20, size: 0 }]);
+            assert_eq!(
+                l.data_areas,
+                [DiskLocn {
+                    offset: 1 << 20,
+                    size: 0
+                }]
+            );
             assert_eq!(l.metadata_areas, [mda]);
         }
-        assert_eq!(format_uuid(&l_uuid()), "abcdef-ABCD-EF01-2345-6789-abcd-efABCD");
+        assert_eq!(
+            format_uuid(&l_uuid()),
+            "abcdef-ABCD-EF01-2345-6789-abcd-efABCD"
+        );
         assert_eq!(read(&[0u8; 4096]), Ok(None));
         assert_eq!(read(&[0u8; 100]), Ok(None));
     }

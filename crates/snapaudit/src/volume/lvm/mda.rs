@@ -77,19 +77,27 @@ pub fn read(pv: &[u8], area: DiskLocn) -> Result<Option<MetadataText>, MdaError>
         .unwrap_or_default();
     let header = slice(mda, 0, MDA_HEADER_BYTES as usize).unwrap_or_default();
     if header.get(4..20) != Some(&FMTT_MAGIC[..]) {
-        return Err(err(4, "metadata area header has no \" LVM2 x[5A%r0N*>\" magic".into()));
+        return Err(err(
+            4,
+            "metadata area header has no \" LVM2 x[5A%r0N*>\" magic".into(),
+        ));
     }
     let checksum_xl = le_u32(header, 0).unwrap_or(0);
     let crc = lvm_crc(header.get(4..).unwrap_or_default());
     if crc != checksum_xl {
         return Err(err(
             0,
-            format!("metadata area header checksum is {checksum_xl:#010x}, the header's is {crc:#010x}"),
+            format!(
+                "metadata area header checksum is {checksum_xl:#010x}, the header's is {crc:#010x}"
+            ),
         ));
     }
     let version = le_u32(header, 20).unwrap_or(0);
     if version != FMTT_VERSION {
-        return Err(err(20, format!("metadata area header version {version}, expected 1")));
+        return Err(err(
+            20,
+            format!("metadata area header version {version}, expected 1"),
+        ));
     }
     let start = le_u64(header, 24).unwrap_or(0);
     let size = le_u64(header, 32).unwrap_or(0);
@@ -184,7 +192,10 @@ pub(crate) mod tests {
     fn reads_plain_and_wrapped_text() {
         let text = b"vg { seqno = 1 }\n".repeat(20);
         let mut pv = vec![0u8; 8192];
-        let area = DiskLocn { offset: 4096, size: 2048 };
+        let area = DiskLocn {
+            offset: 4096,
+            size: 2048,
+        };
         write_area(&mut pv, 4096, 2048, 600, &text);
         let got = read(&pv, area).unwrap().unwrap();
         assert_eq!(got.text, text);
@@ -200,10 +211,31 @@ pub(crate) mod tests {
     #[test]
     fn hostile_areas_are_errors() {
         let mut pv = vec![0u8; 8192];
-        let area = DiskLocn { offset: 4096, size: 2048 };
+        let area = DiskLocn {
+            offset: 4096,
+            size: 2048,
+        };
         assert!(read(&pv, area).unwrap_err().what.contains("magic"));
-        assert!(read(&pv, DiskLocn { offset: 8000, size: 2048 }).is_err());
-        assert!(read(&pv, DiskLocn { offset: u64::MAX, size: 2 }).is_err());
+        assert!(
+            read(
+                &pv,
+                DiskLocn {
+                    offset: 8000,
+                    size: 2048
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            read(
+                &pv,
+                DiskLocn {
+                    offset: u64::MAX,
+                    size: 2
+                }
+            )
+            .is_err()
+        );
         write_area(&mut pv, 4096, 2048, 600, b"x = 1");
         // Text size larger than the buffer (header checksum made right).
         let h = &mut pv[4096..4096 + 512];

@@ -77,7 +77,10 @@ impl Section {
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
     }
 }
 
@@ -175,9 +178,7 @@ impl Parser<'_> {
                 }
                 Some(b'{') => {
                     if depth + 1 > MAX_DEPTH {
-                        return Err(self.err(format!(
-                            "sections nested more than {MAX_DEPTH} deep"
-                        )));
+                        return Err(self.err(format!("sections nested more than {MAX_DEPTH} deep")));
                     }
                     self.at += 1;
                     let s = self.items(depth + 1)?;
@@ -245,7 +246,13 @@ impl Parser<'_> {
             let d = i64::from(c - b'0');
             v = v
                 .checked_mul(10)
-                .and_then(|v| if negative { v.checked_sub(d) } else { v.checked_add(d) })
+                .and_then(|v| {
+                    if negative {
+                        v.checked_sub(d)
+                    } else {
+                        v.checked_add(d)
+                    }
+                })
                 .ok_or_else(|| SyntaxError {
                     offset: start,
                     what: "integer does not fit in 64 bits".into(),
@@ -363,7 +370,10 @@ version = 1
         parse(ok.as_bytes()).unwrap();
         let e = parse(b"x = 99999999999999999999").unwrap_err();
         assert!(e.what.contains("64 bits"), "{e}");
-        assert_eq!(parse(b"x = -9223372036854775808").unwrap().int("x"), Some(i64::MIN));
+        assert_eq!(
+            parse(b"x = -9223372036854775808").unwrap().int("x"),
+            Some(i64::MIN)
+        );
         for bad in [
             &b"x = \"open"[..],
             b"x {",

@@ -314,7 +314,15 @@ impl VgMeta {
                     for (image, image_start) in images {
                         let mut runs = Vec::new();
                         let first = image_start.saturating_add(lo - s.start_extent);
-                        match self.map_into(image, first, hi - lo, seg_at, present, stack, &mut runs) {
+                        match self.map_into(
+                            image,
+                            first,
+                            hi - lo,
+                            seg_at,
+                            present,
+                            stack,
+                            &mut runs,
+                        ) {
                             Ok(_) => {
                                 out.extend(runs);
                                 done = true;
@@ -325,10 +333,15 @@ impl VgMeta {
                         }
                     }
                     if !done {
-                        return Err(last.unwrap_or_else(|| corrupt("a mirror with no images".into())));
+                        return Err(
+                            last.unwrap_or_else(|| corrupt("a mirror with no images".into()))
+                        );
                     }
                 }
-                SegmentKind::Striped { stripe_bytes, stripes } => {
+                SegmentKind::Striped {
+                    stripe_bytes,
+                    stripes,
+                } => {
                     let n = stripes.len() as u64;
                     if s.extent_count % n != 0 {
                         return Err(corrupt(format!(
@@ -342,8 +355,13 @@ impl VgMeta {
                     let mut areas = Vec::new();
                     for (target, first) in stripes {
                         if let Some(pv) = self.pvs.iter().position(|p| &p.name == target) {
-                            let Some(pvm) = self.pvs.get(pv) else { continue };
-                            if first.checked_add(area_extents).is_none_or(|e| e > pvm.pe_count) {
+                            let Some(pvm) = self.pvs.get(pv) else {
+                                continue;
+                            };
+                            if first
+                                .checked_add(area_extents)
+                                .is_none_or(|e| e > pvm.pe_count)
+                            {
                                 return Err(corrupt(format!(
                                     "extents {first}..{} of {target} are past the PV's {} extents",
                                     first.saturating_add(area_extents),
@@ -365,7 +383,10 @@ impl VgMeta {
                     let skip = (lo - s.start_extent) * ext;
                     let take = (hi - lo) * ext;
                     if n == 1 {
-                        let area = areas.first().copied().ok_or_else(|| corrupt("no stripes".into()))?;
+                        let area = areas
+                            .first()
+                            .copied()
+                            .ok_or_else(|| corrupt("no stripes".into()))?;
                         self.area_runs(area, skip, take, seg_at, present, stack, out)?;
                     } else {
                         let chunk = *stripe_bytes;
@@ -388,7 +409,15 @@ impl VgMeta {
                                 continue;
                             };
                             let row = c / n;
-                            self.area_runs(area, row * chunk, chunk, seg_at + i * chunk, present, stack, out)?;
+                            self.area_runs(
+                                area,
+                                row * chunk,
+                                chunk,
+                                seg_at + i * chunk,
+                                present,
+                                stack,
+                                out,
+                            )?;
                         }
                     }
                 }
@@ -512,7 +541,10 @@ impl VgMeta {
         used.sort_unstable();
         let mut out = Vec::new();
         let mut at = 0u64;
-        for (s, e) in used.into_iter().chain(std::iter::once((pvm.pe_count, pvm.pe_count))) {
+        for (s, e) in used
+            .into_iter()
+            .chain(std::iter::once((pvm.pe_count, pvm.pe_count)))
+        {
             if s > at {
                 out.push((at, s - at));
             }
@@ -563,19 +595,34 @@ logical_volumes {{ {lvs} }} }}"#
         assert_eq!(
             runs,
             [
-                PvRun { lv_offset: 0, pv: 0, pv_offset: 64 * 512 + 10 * 4096, len: 5 * 4096 },
-                PvRun { lv_offset: 5 * 4096, pv: 1, pv_offset: 128 * 512, len: 4096 },
+                PvRun {
+                    lv_offset: 0,
+                    pv: 0,
+                    pv_offset: 64 * 512 + 10 * 4096,
+                    len: 5 * 4096
+                },
+                PvRun {
+                    lv_offset: 5 * 4096,
+                    pv: 1,
+                    pv_offset: 128 * 512,
+                    len: 4096
+                },
             ]
         );
         assert_eq!(v.free_extents(0), [(0, 10), (15, 85)]);
         assert!(v.lvs[0].visible);
         // pv1 missing.
-        assert!(matches!(v.map("root", &|pv| pv == 0), Err(LvError::Missing(_))));
+        assert!(matches!(
+            v.map("root", &|pv| pv == 0),
+            Err(LvError::Missing(_))
+        ));
     }
 
     #[test]
     fn striped_interleaves_chunks() {
-        let v = vg(r#"s { segment1 { start_extent = 0 extent_count = 4 type = "striped" stripe_count = 2 stripe_size = 4 stripes = ["pv0", 0, "pv1", 5] } }"#);
+        let v = vg(
+            r#"s { segment1 { start_extent = 0 extent_count = 4 type = "striped" stripe_count = 2 stripe_size = 4 stripes = ["pv0", 0, "pv1", 5] } }"#,
+        );
         let runs = v.map("s", ALL).unwrap();
         // 2 KiB chunks, 2 extents (8 KiB) per stripe: 8 chunks alternating.
         assert_eq!(runs.len(), 8);
@@ -583,34 +630,53 @@ logical_volumes {{ {lvs} }} }}"#
             let i = i as u64;
             assert_eq!(r.lv_offset, i * 2048);
             assert_eq!(r.pv, (i % 2) as usize);
-            let base = if i % 2 == 0 { 64 * 512 } else { 128 * 512 + 5 * 4096 };
+            let base = if i % 2 == 0 {
+                64 * 512
+            } else {
+                128 * 512 + 5 * 4096
+            };
             assert_eq!(r.pv_offset, base + (i / 2) * 2048);
         }
     }
 
     #[test]
     fn mirror_reads_a_present_leg_and_others_are_unsupported() {
-        let v = vg(r#"m { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 2 type = "raid1" raids = ["m_rmeta_0", "m_rimage_0", "m_rmeta_1", "m_rimage_1"] } }
+        let v = vg(
+            r#"m { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 2 type = "raid1" raids = ["m_rmeta_0", "m_rimage_0", "m_rmeta_1", "m_rimage_1"] } }
             m_rimage_0 { segment1 { start_extent = 0 extent_count = 2 type = "striped" stripes = ["pv0", 1] } }
             m_rimage_1 { segment1 { start_extent = 0 extent_count = 2 type = "striped" stripes = ["pv1", 1] } }
-            t { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 2 type = "thin" thin_pool = "pool" } }"#);
+            t { status = ["VISIBLE"] segment1 { start_extent = 0 extent_count = 2 type = "thin" thin_pool = "pool" } }"#,
+        );
         let runs = v.map("m", &|pv| pv == 1).unwrap();
-        assert_eq!(runs, [PvRun { lv_offset: 0, pv: 1, pv_offset: 128 * 512 + 4096, len: 8192 }]);
+        assert_eq!(
+            runs,
+            [PvRun {
+                lv_offset: 0,
+                pv: 1,
+                pv_offset: 128 * 512 + 4096,
+                len: 8192
+            }]
+        );
         assert_eq!(v.map("m", ALL).unwrap()[0].pv, 0);
         assert!(matches!(v.map("m", &|_| false), Err(LvError::Missing(_))));
         let e = v.map("t", ALL).unwrap_err();
-        assert!(matches!(&e, LvError::Unsupported(m) if m.contains("vg0/t is a thin volume")), "{e}");
+        assert!(
+            matches!(&e, LvError::Unsupported(m) if m.contains("vg0/t is a thin volume")),
+            "{e}"
+        );
     }
 
     #[test]
     fn hostile_maps_are_errors() {
-        let v = vg(r#"past { segment1 { start_extent = 0 extent_count = 20 stripes = ["pv0", 90] } }
+        let v = vg(
+            r#"past { segment1 { start_extent = 0 extent_count = 20 stripes = ["pv0", 90] } }
             gap { segment1 { start_extent = 0 extent_count = 1 stripes = ["pv0", 0] } segment2 { start_extent = 3 extent_count = 1 stripes = ["pv0", 1] } }
             self { segment1 { start_extent = 0 extent_count = 1 stripes = ["self", 0] } }
             loop_a { segment1 { start_extent = 0 extent_count = 1 stripes = ["loop_b", 0] } }
             loop_b { segment1 { start_extent = 0 extent_count = 1 stripes = ["loop_a", 0] } }
             dup { segment1 { start_extent = 0 extent_count = 2 stripes = ["pv0", 1] } }
-            nolv { segment1 { start_extent = 0 extent_count = 1 stripes = ["ghost", 0] } }"#);
+            nolv { segment1 { start_extent = 0 extent_count = 1 stripes = ["ghost", 0] } }"#,
+        );
         let msg = |lv: &str| v.map(lv, ALL).unwrap_err().to_string();
         assert!(msg("past").contains("past the PV"), "{}", msg("past"));
         assert!(msg("gap").contains("gap"));
@@ -618,7 +684,11 @@ logical_volumes {{ {lvs} }} }}"#
         assert!(msg("loop_a").contains("onto itself"));
         assert!(msg("nolv").contains("does not exist"));
         let o = v.overlaps();
-        assert!(o.iter().any(|(a, b, _)| a == "dup" && b == "gap" || a == "gap" && b == "dup"), "{o:?}");
+        assert!(
+            o.iter()
+                .any(|(a, b, _)| a == "dup" && b == "gap" || a == "gap" && b == "dup"),
+            "{o:?}"
+        );
         // A bad value in the text is an error, not a panic.
         for bad in [
             r#"vg0 { seqno = 1 extent_size = 0 }"#,
@@ -627,7 +697,10 @@ logical_volumes {{ {lvs} }} }}"#
             r#"a { } b { }"#,
             r#"vg0 { seqno = 1 extent_size = 8 logical_volumes { x { segment1 { start_extent = 0 extent_count = 1 stripes = ["pv0"] } } } }"#,
         ] {
-            assert!(VgMeta::from_text(&text::parse(bad.as_bytes()).unwrap()).is_err(), "{bad}");
+            assert!(
+                VgMeta::from_text(&text::parse(bad.as_bytes()).unwrap()).is_err(),
+                "{bad}"
+            );
         }
     }
 }
