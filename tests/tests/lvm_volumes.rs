@@ -2,6 +2,7 @@
 //! and cryptsetup wrote (`testdata/build-lvm-fixtures.sh`): LV maps equal
 //! `lvs --segments`, files equal debugfs on the filesystem images copied in,
 //! and a system check of a `/boot` + LVM root disk.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

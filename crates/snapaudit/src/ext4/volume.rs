@@ -189,8 +189,8 @@ impl Volume {
         if patches.is_empty() {
             return Ok(self.clone());
         }
-        let ranges = [self.base..self.base + self.size_bytes];
-        let source = self.source.derive(&ranges, patches)?;
+        let range = self.base..self.base + self.size_bytes;
+        let source = self.source.derive(std::slice::from_ref(&range), patches)?;
         Ok(Volume {
             source,
             base: 0,

@@ -108,7 +108,7 @@ mod tests {
         );
         // A hostile size or JSON only loses the cipher.
         l2[8..16].copy_from_slice(&u64::MAX.to_be_bytes());
-        l2[4100] = b'!';
+        l2[4096] = b'x';
         assert_eq!(detect(&l2).unwrap().cipher, None);
         let mut bl = vec![0u8; 512];
         bl[3..11].copy_from_slice(BITLOCKER_OEM_ID);

@@ -119,7 +119,7 @@ fn sectors(s: &Section, key: &str, what: &str) -> Result<u64, String> {
 
 /// `(name, number)` pairs of an array such as `stripes = ["pv0", 0, …]`.
 fn pairs(arr: &[Value], what: &str) -> Result<Vec<(String, u64)>, String> {
-    if arr.len() % 2 != 0 || arr.is_empty() {
+    if !arr.len().is_multiple_of(2) || arr.is_empty() {
         return Err(format!("{what}: expects name, extent pairs"));
     }
     arr.chunks_exact(2)
@@ -191,7 +191,7 @@ impl VgMeta {
                     "raid1" => {
                         // raids = [rmeta_0, rimage_0, rmeta_1, rimage_1, …]
                         let names: Vec<&str> = seg.strings("raids");
-                        if names.is_empty() || names.len() % 2 != 0 {
+                        if names.is_empty() || !names.len().is_multiple_of(2) {
                             return Err(format!("{what}: raids expects meta, image pairs"));
                         }
                         SegmentKind::Mirror {
@@ -343,7 +343,7 @@ impl VgMeta {
                     stripes,
                 } => {
                     let n = stripes.len() as u64;
-                    if s.extent_count % n != 0 {
+                    if !s.extent_count.is_multiple_of(n) {
                         return Err(corrupt(format!(
                             "{} extents do not divide into {n} stripes",
                             s.extent_count
@@ -390,7 +390,12 @@ impl VgMeta {
                         self.area_runs(area, skip, take, seg_at, present, stack, out)?;
                     } else {
                         let chunk = *stripe_bytes;
-                        if chunk == 0 || area_bytes % chunk != 0 || skip % (chunk * n) != 0 {
+                        let row_bytes = chunk.checked_mul(n).unwrap_or(0);
+                        if chunk == 0
+                            || row_bytes == 0
+                            || !area_bytes.is_multiple_of(chunk)
+                            || !skip.is_multiple_of(row_bytes)
+                        {
                             return Err(corrupt(format!(
                                 "stripe size {chunk} does not divide the {area_bytes}-byte stripe area"
                             )));
@@ -468,7 +473,7 @@ impl VgMeta {
             }
             Area::Lv(lv, first) => {
                 let ext = self.extent_bytes;
-                if skip % ext != 0 || len % ext != 0 {
+                if !skip.is_multiple_of(ext) || !len.is_multiple_of(ext) {
                     return Err(LvError::Unsupported(format!(
                         "VG {}: a striped segment over LV {lv} with chunks smaller than an extent",
                         self.name
@@ -630,7 +635,7 @@ logical_volumes {{ {lvs} }} }}"#
             let i = i as u64;
             assert_eq!(r.lv_offset, i * 2048);
             assert_eq!(r.pv, (i % 2) as usize);
-            let base = if i % 2 == 0 {
+            let base = if i.is_multiple_of(2) {
                 64 * 512
             } else {
                 128 * 512 + 5 * 4096
