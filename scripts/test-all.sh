@@ -18,6 +18,7 @@ tools=(
     sfdisk:fdisk fdisk:fdisk sgdisk:gdisk mkfs.vfat:dosfstools
     mkswap:util-linux flock:util-linux blkid:util-linux
     mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs cryptsetup:cryptsetup-bin
+    pvcreate:lvm2 losetup:mount
     zstd:zstd python3:python3 awk:mawk
     rpmbuild:rpm rpm:rpm db5.3_load:db5.3-util sqlite3:sqlite3
 )

@@ -483,3 +483,47 @@ fn hostile_lvm_disks_give_clear_findings() {
         assert!(r.disk.volumes.is_empty(), "{what}");
     }
 }
+
+#[test]
+fn sanitize_does_not_write_inside_a_physical_volume() {
+    let image = Image::open(path("lvm-sys-mbr.img")).unwrap();
+    let report = check(
+        &image,
+        &CheckOptions {
+            profile: Profile::alibaba_ecs(),
+            scan: ScanPolicy::Scan,
+        },
+    )
+    .unwrap();
+    let plan =
+        snapaudit::sanitize::Plan::from_report(&report, &image, &Default::default()).unwrap();
+    let v = Volumes::read(&image).unwrap();
+    let pv = v.table.get(2).unwrap();
+    for r in plan
+        .zeroed_ranges()
+        .iter()
+        .chain(plan.patched_ranges().iter())
+    {
+        assert!(
+            r.offset_bytes + r.len_bytes <= pv.start_bytes || r.offset_bytes >= pv.end_bytes(),
+            "the plan writes {r:?} inside the PV"
+        );
+    }
+    // File findings on the root LV are left to a person, naming the LV.
+    let on_lv = report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.location.volume.as_deref() == Some("vg0/root")
+                && f.location.path.is_some()
+                && f.severity != Severity::Info
+        })
+        .count();
+    let told = plan
+        .not_fixable
+        .iter()
+        .filter(|n| n.reason.contains("logical volume vg0/root"))
+        .count();
+    assert!(on_lv > 0, "the fixture has a shell history on vg0/root");
+    assert!(told >= on_lv, "{:?}", plan.not_fixable);
+}

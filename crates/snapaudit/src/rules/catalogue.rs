@@ -52,7 +52,7 @@ pub const RULES: &[RuleInfo] = &[
         "disk.root-fs",
         "A readable ext2/3/4 root filesystem is present",
     ),
-    any(
+    sys(
         "disk.encrypted",
         "No LUKS or BitLocker volume: encrypted disks cannot be imported",
     ),
