@@ -23,7 +23,7 @@ shift
 long_factor=${LONG_FACTOR:-3}
 all_targets=(partition_table probe fstab grub2 bls grub_legacy os_release accounts
     selinux cmdline scan_stream ext4_layout ext4_fs check rpmdb container_qcow2 container_vmdk container_vdi
-    container_vhd container_vhdx sparse_tar jbd2_replay)
+    container_vhd container_vhdx sparse_tar jbd2_replay lvm_metadata)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 # nightly if rustup has it; otherwise let stable accept the -Z flags.

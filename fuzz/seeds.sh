@@ -385,5 +385,33 @@ for type in dynamic static; do
 done
 # container-seeds-end
 
+# --- lvm_metadata: metadata texts and PV starts the real lvm2 wrote ---------
+lvm=${SNAPAUDIT_FIXTURES:-$root/target/fixtures}/lvm
+bash testdata/build-lvm-fixtures.sh "$lvm" >/dev/null
+mkdir -p "$out/lvm_metadata"
+python3 -S - "$lvm" "$out/lvm_metadata" <<'EOF'
+import glob, os, struct, sys
+src, dst = sys.argv[1:]
+for img in sorted(glob.glob(os.path.join(src, "lvm-*.img"))):
+    name = os.path.basename(img)[:-4]
+    with open(img, "rb") as f:
+        head = f.read(4 << 20)
+    # Each PV (the whole disk, or a partition starting at 1 MiB or later):
+    # its first MiB, cut after the last non-zero byte; and its text.
+    for pv in range(0, len(head) - 4096, 512):
+        if head[pv + 512:pv + 520] != b"LABELONE":
+            continue
+        mda = pv + 4096
+        size, = struct.unpack_from("<Q", head, mda + 32)
+        off, n = struct.unpack_from("<QQ", head, mda + 40)
+        first = head[mda + off:mda + min(off + n, size)]
+        text = first + head[mda + 512:mda + 512 + n - len(first)]
+        open(os.path.join(dst, f"{name}-{pv}.txt"), "wb").write(text)
+        start = head[pv:pv + (1 << 20)]
+        end = (len(start.rstrip(b"\0")) + 1023) // 1024 * 1024
+        if off + n <= size:  # the text is in the prefix
+            open(os.path.join(dst, f"{name}-{pv}.pv"), "wb").write(start[:end])
+EOF
+
 du -sh "$out"
 for d in "$out"/*/; do printf '%-16s %3d files %6s\n' "$(basename "$d")" "$(ls "$d" | wc -l)" "$(du -sh "$d" | cut -f1)"; done

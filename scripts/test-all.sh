@@ -22,6 +22,7 @@ tools=(
     zstd:zstd python3:python3 awk:mawk qemu-img:qemu-utils qemu-io:qemu-utils
     tar:tar gzip:gzip
     ssh-keygen:openssh-client losetup:mount mount:mount
+    pvcreate:lvm2
     rpmbuild:rpm rpm:rpm db5.3_load:db5.3-util sqlite3:sqlite3
     qemu-img:qemu-utils setpriv:util-linux kill:procps zsh:zsh fish:fish groff:groff-base
 )

@@ -34,6 +34,7 @@ from ._native import (
     Image,
     Partition,
     Stat,
+    Volume,
     __version__,
     open,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "SnapauditError",
     "Stat",
     "UnsupportedError",
+    "Volume",
     "__version__",
     "check_many",
     "open",

@@ -47,6 +47,9 @@ class Location:
     offset_bytes: int | None = None
     #: Length of the matched data, for scanner matches.
     length_bytes: int | None = None
+    #: LVM2 logical volume (``vg/lv``) the finding is in; ``partition`` is
+    #: then the partition of the volume's first byte.
+    volume: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Location:
@@ -56,12 +59,14 @@ class Location:
             line=_opt_int(d.get("line")),
             offset_bytes=_opt_int(d.get("offset_bytes")),
             length_bytes=_opt_int(d.get("length_bytes")),
+            volume=d.get("volume"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (absent fields left out, as the CLI writes them)."""
         items = (
             ("partition", self.partition),
+            ("volume", self.volume),
             ("path", self.path),
             ("line", self.line),
             ("offset_bytes", self.offset_bytes),
@@ -70,9 +75,12 @@ class Location:
         return {k: v for k, v in items if v is not None}
 
     def __str__(self) -> str:
-        """``p1:/etc/fstab:4``, ``p2@1048576``, or ``-`` when nowhere."""
+        """``p1:/etc/fstab:4``, ``vg0/root:/etc/fstab:4``, ``p2@1048576``, or ``-``
+        when nowhere."""
         parts = []
-        if self.partition is not None:
+        if self.volume is not None:
+            parts.append(self.volume)
+        elif self.partition is not None:
             parts.append(f"p{self.partition}")
         if self.path is not None:
             parts.append(self.path if self.line is None else f"{self.path}:{self.line}")

@@ -23,9 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use snapaudit::ext4::find_root;
 use snapaudit::image::Image;
-use snapaudit::partition::PartitionTable;
 use snapaudit::report::{DiskInfo, ImageInfo, Report};
 
 use crate::audit;
@@ -80,15 +78,15 @@ impl Job {
 
 fn open_report(path: &Path) -> Native<Report> {
     let image = Arc::new(Image::open(path)?);
-    let table = PartitionTable::read(&image)?;
-    let root = find_root(&image, &table).map(|v| v.partition());
+    let volumes = snapaudit::volume::Volumes::read(&image)?;
+    let root = snapaudit::ext4::find_root_in(&image, &volumes);
     let info = ImageInfo {
         path: path.display().to_string(),
         size_bytes: image.size_bytes(),
         format: image.format_name(),
     };
     let mut report = Report::new(info, Job::Open.profile());
-    report.disk = DiskInfo::from_table(&table, root);
+    report.disk = DiskInfo::from_volumes(&volumes, root.as_ref());
     report.finish();
     Ok(report)
 }

@@ -218,6 +218,12 @@ impl Filesystem {
         self.volume.partition()
     }
 
+    /// `vg/lv` for a filesystem on an LVM2 logical volume, else `None`.
+    #[getter]
+    fn volume(&self) -> Option<String> {
+        self.volume.name().map(str::to_string)
+    }
+
     /// The whole contents of a regular file (symlinks followed inside the
     /// image). Files larger than `max_bytes` raise `InvalidInputError`.
     // The default is spelled as a literal so that `__text_signature__` (and
@@ -303,9 +309,12 @@ impl Filesystem {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let path = self.volume.image().path().display().to_string();
+        let what = match self.volume.name() {
+            Some(name) => format!("volume {name}"),
+            None => format!("partition {}", self.volume.partition()),
+        };
         Ok(format!(
-            "<snapaudit.Filesystem partition {} of {}>",
-            self.volume.partition(),
+            "<snapaudit.Filesystem {what} of {}>",
             crate::repr::py_str(py, &path)?
         ))
     }

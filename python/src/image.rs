@@ -1,15 +1,16 @@
-//! `Image` (an opened disk image with its partition table) and the frozen
-//! `Partition` records it lists.
+//! `Image` (an opened disk image with its partition table and LVM2 volume
+//! groups) and the frozen `Partition` and `Volume` records it lists.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use snapaudit::Error;
-use snapaudit::ext4::{Volume, find_root};
+use snapaudit::ext4::{Volume, find_root_in};
 use snapaudit::image::{OpenOptions, ReadStrategy};
-use snapaudit::partition::{self, PartitionTable};
+use snapaudit::partition;
 use snapaudit::report::Report;
+use snapaudit::volume::{VolumeId, VolumeRef, Volumes};
 
 use crate::audit;
 use crate::errors::{Native, run};
@@ -78,14 +79,51 @@ impl Partition {
     }
 }
 
-/// A disk image, opened read-only, with its partition table read and every
-/// partition probed.
+/// An LVM2 logical volume whose physical volumes are on the disk.
+#[pyclass(module = "snapaudit", name = "Volume", frozen, eq, hash, get_all)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct LogicalVolume {
+    /// `vg/lv`, as `filesystem(volume=...)` takes it.
+    name: String,
+    vg: String,
+    lv: String,
+    size_bytes: u64,
+    /// Filesystem found by probing: `ext4`, `swap`, `crypto_LUKS`, …
+    fs: Option<String>,
+    /// The filesystem's UUID.
+    uuid: Option<String>,
+    label: Option<String>,
+    /// `root` for the root filesystem found by content.
+    role: Option<String>,
+    /// Why the volume cannot be read (an unsupported type such as a thin
+    /// LV, a physical volume missing from this disk), else `None`.
+    problem: Option<String>,
+    /// `(volume_offset, disk_offset, len_bytes)` runs, in volume order.
+    segments: Vec<(u64, u64, u64)>,
+}
+
+#[pymethods]
+impl LogicalVolume {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let mut f = Fields::new(py, "Volume");
+        f.str("name", &self.name)?
+            .opt_str("fs", self.fs.as_deref())?
+            .int("size_bytes", self.size_bytes)?
+            .opt_str("uuid", self.uuid.as_deref())?
+            .opt_str("role", self.role.as_deref())?
+            .opt_str("problem", self.problem.as_deref())?;
+        Ok(f.finish())
+    }
+}
+
+/// A disk image, opened read-only, with its partition table read, every
+/// partition probed and its LVM2 volume groups read.
 #[pyclass(module = "snapaudit", frozen)]
 pub(crate) struct Image {
     image: Arc<snapaudit::image::Image>,
-    table: PartitionTable,
-    /// The partition holding the root filesystem, found by content.
-    root: Option<u32>,
+    volumes: Volumes,
+    /// The volume holding the root filesystem, found by content.
+    root: Option<VolumeId>,
 }
 
 /// `snapaudit.open(path, *, mmap=True, backing_dir=None)`.
@@ -108,53 +146,65 @@ pub(crate) fn open_image(
             ..Default::default()
         };
         let image = Arc::new(snapaudit::image::Image::open_with(&path, options)?);
-        let table = PartitionTable::read(&image)?;
-        let root = find_root(&image, &table).map(|v| v.partition());
-        Ok(Image { image, table, root })
+        let volumes = Volumes::read(&image)?;
+        let root = find_root_in(&image, &volumes).map(|v| match v.name() {
+            Some(name) => VolumeId::Logical(name.to_string()),
+            None => VolumeId::Partition(v.partition()),
+        });
+        Ok(Image {
+            image,
+            volumes,
+            root,
+        })
     })
 }
 
 impl Image {
-    fn volume(&self, index: u32) -> Native<Volume> {
-        let p = self.table.get(index)?;
-        match p.fs.as_ref().map(|probe| probe.kind) {
-            Some(kind) if kind.is_ext() => Ok(Volume::new(&self.image, p)),
+    fn volume(&self, id: &VolumeId) -> Native<Volume> {
+        let v = self.volumes.get(id)?;
+        match v.fs().map(|probe| probe.kind) {
+            Some(kind) if kind.is_ext() => Ok(v.volume(&self.image)?),
             Some(kind) => Err(Error::Unsupported {
                 what: format!(
-                    "partition {index} holds {}; only ext2/3/4 filesystems can be read",
+                    "{} holds {}; only ext2/3/4 filesystems can be read",
+                    v.describe(),
                     kind.as_str()
                 ),
             }
             .into()),
-            None => Err(Error::Unsupported {
-                what: format!("partition {index} holds no filesystem snapaudit recognises"),
-            }
-            .into()),
+            None => match v {
+                // An LV of a type snapaudit does not read says why.
+                VolumeRef::Logical(lv) if lv.problem.is_some() => Ok(v.volume(&self.image)?),
+                _ => Err(Error::Unsupported {
+                    what: format!("{} holds no filesystem snapaudit recognises", v.describe()),
+                }
+                .into()),
+            },
         }
     }
 
     /// The root filesystem, else the only ext filesystem on the disk (as the
-    /// CLI chooses when no `--partition` is given).
+    /// CLI chooses when neither `--partition` nor `--volume` is given).
     fn root_volume(&self) -> Native<Volume> {
-        if let Some(index) = self.root {
-            return self.volume(index);
+        if let Some(id) = &self.root {
+            return self.volume(id);
         }
-        let ext: Vec<u32> = self
-            .table
-            .partitions
-            .iter()
-            .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
-            .map(|p| p.index)
+        let ext: Vec<VolumeId> = self
+            .volumes
+            .list()
+            .into_iter()
+            .filter(|v| v.fs().is_some_and(|f| f.kind.is_ext()))
+            .map(|v| v.id())
             .collect();
         match ext.as_slice() {
-            [only] => self.volume(*only),
+            [only] => self.volume(only),
             [] => Err(Error::Unsupported {
                 what: format!("{}: no ext2/3/4 filesystem on this disk", self.image.path().display()),
             }
             .into()),
             _ => Err(Error::InvalidInput {
                 what: format!(
-                    "{}: no root filesystem found and several ext filesystems exist; choose one with filesystem(partition=N)",
+                    "{}: no root filesystem found and several ext filesystems exist; choose one with filesystem(partition=N) or filesystem(volume=\"vg/lv\")",
                     self.image.path().display()
                 ),
             }
@@ -193,15 +243,48 @@ impl Image {
     /// `gpt`, `mbr` or `none`.
     #[getter]
     fn table(&self) -> &'static str {
-        self.table.kind.as_str()
+        self.volumes.table.kind.as_str()
     }
 
     #[getter]
     fn partitions(&self) -> Vec<Partition> {
-        self.table
+        let root = match &self.root {
+            Some(VolumeId::Partition(n)) => Some(*n),
+            _ => None,
+        };
+        self.volumes
+            .table
             .partitions
             .iter()
-            .map(|p| Partition::new(p, self.root))
+            .map(|p| Partition::new(p, root))
+            .collect()
+    }
+
+    /// The LVM2 logical volumes whose physical volumes are on this disk.
+    #[getter]
+    fn volumes(&self) -> Vec<LogicalVolume> {
+        self.volumes
+            .lvm
+            .lvs()
+            .map(|lv| {
+                let info = lv.info(self.root == Some(VolumeId::Logical(lv.name())));
+                LogicalVolume {
+                    name: info.name,
+                    vg: lv.vg.clone(),
+                    lv: lv.lv.clone(),
+                    size_bytes: info.size_bytes,
+                    fs: info.fs,
+                    uuid: info.fs_uuid,
+                    label: info.label,
+                    role: info.role,
+                    problem: info.problem,
+                    segments: info
+                        .segments
+                        .iter()
+                        .map(|s| (s.volume_offset, s.disk_offset, s.len_bytes))
+                        .collect(),
+                }
+            })
             .collect()
     }
 
@@ -211,10 +294,26 @@ impl Image {
         Filesystem::load(py, volume)
     }
 
-    /// The filesystem in partition `partition` (0 for a disk without a table).
-    #[pyo3(signature = (partition))]
-    fn filesystem(&self, py: Python<'_>, partition: u32) -> PyResult<Filesystem> {
-        let volume = self.volume(partition)?;
+    /// The filesystem in partition `partition` (0 for a disk without a
+    /// table), or on the logical volume `volume` (`"vg0/root"`).
+    #[pyo3(signature = (partition = None, *, volume = None))]
+    fn filesystem(
+        &self,
+        py: Python<'_>,
+        partition: Option<u32>,
+        volume: Option<String>,
+    ) -> PyResult<Filesystem> {
+        let id = match (partition, volume) {
+            (Some(n), None) => VolumeId::Partition(n),
+            (None, Some(name)) => VolumeId::Logical(name),
+            _ => {
+                return Err(crate::errors::Failure::from(Error::InvalidInput {
+                    what: "filesystem() takes one of partition=N or volume=\"vg/lv\"".into(),
+                })
+                .into());
+            }
+        };
+        let volume = self.volume(&id)?;
         Filesystem::load(py, volume)
     }
 
@@ -285,7 +384,7 @@ impl Image {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let path = self.image.path().display().to_string();
         let path = crate::repr::py_str(py, &path)?;
-        let n = self.table.partitions.len();
+        let n = self.volumes.table.partitions.len();
         Ok(format!(
             "<snapaudit.Image {path} {} {}, {} table, {n} partition{}>",
             human_bytes(self.image.size_bytes()),

@@ -34,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(panic_for_test, m)?)?;
     m.add_class::<image::Image>()?;
     m.add_class::<image::Partition>()?;
+    m.add_class::<image::LogicalVolume>()?;
     m.add_class::<fs::Filesystem>()?;
     m.add_class::<fs::Stat>()?;
     m.add_class::<fs::Walk>()?;

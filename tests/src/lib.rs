@@ -61,6 +61,36 @@ fn copy_to_temp(reader: &mut dyn std::io::Read, source: &Path) -> tempfile::Name
 
 pub mod containers;
 
+/// The LVM2 and LUKS disks of `testdata/build-lvm-fixtures.sh`, built with
+/// the real lvm2 and cryptsetup into `<fixtures dir>/lvm` (once per process;
+/// the script skips the work when its stamp is current).
+pub fn lvm_fixtures() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let dir = fixtures::dir().join("lvm");
+            let script = workspace_root()
+                .join("testdata")
+                .join("build-lvm-fixtures.sh");
+            let out = std::process::Command::new("bash")
+                .arg(&script)
+                .arg(&dir)
+                .env("PATH", fixtures::search_path())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            assert!(
+                out.status.success(),
+                "{} failed ({}):\n{}{}",
+                script.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            dir
+        })
+        .clone()
+}
+
 /// The fixture images of `testdata/build-fixtures.sh`.
 pub mod fixtures {
     use std::collections::BTreeMap;

@@ -20,7 +20,7 @@ pub struct Common {
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Partition number to read (0 = whole disk); default: the root filesystem.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "volume")]
     pub partition: Option<u32>,
     /// No progress and no batch summary: only findings and errors.
     #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
@@ -28,6 +28,9 @@ pub struct Common {
     /// Timing of each phase (open, audit, write) on stderr.
     #[arg(short = 'v', long, global = true)]
     pub verbose: bool,
+    /// LVM2 logical volume to read, as `VG/LV` (e.g. `vg0/root`).
+    #[arg(long, global = true, value_name = "VG/LV")]
+    pub volume: Option<String>,
     /// Worker threads (default: one per core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,

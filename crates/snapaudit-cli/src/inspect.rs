@@ -37,13 +37,14 @@ struct Problem {
 
 pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
     let image = crate::open::image(common, &args.image)?;
-    let mut table =
-        PartitionTable::read_disk(&image).with_context(|| args.image.display().to_string())?;
-    let root = snapaudit::ext4::find_root(&image, &table).map(|v| v.partition());
+    let mut volumes = snapaudit::volume::Volumes::read_disk(&image)
+        .with_context(|| args.image.display().to_string())?;
+    let root = snapaudit::ext4::find_root_in(&image, &volumes);
     if let Some(n) = common.partition {
         // Only that partition (0: the whole disk, probed from byte 0).
-        table.partitions = vec![table.select(&image, n)?];
+        volumes.table.partitions = vec![volumes.table.select(&image, n)?];
     }
+    let table = &volumes.table;
     let out = Inspect {
         schema: INSPECT_SCHEMA,
         image: ImageInfo {
@@ -51,7 +52,7 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
             size_bytes: image.size_bytes(),
             format: image.format_name(),
         },
-        disk: DiskInfo::from_table(&table, root),
+        disk: DiskInfo::from_volumes(&volumes, root.as_ref()),
         problems: table
             .problems
             .iter()
@@ -60,6 +61,11 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
                 message: p.message.clone(),
                 offset_bytes: p.offset_bytes,
             })
+            .chain(volumes.lvm.problems.iter().map(|p| Problem {
+                severity: "error".to_string(),
+                message: p.message.clone(),
+                offset_bytes: Some(p.offset_bytes),
+            }))
             .collect(),
         snapshots: image.snapshots().to_vec(),
         backing_chain: image
@@ -72,7 +78,7 @@ pub fn run(common: &Common, args: &InspectArgs) -> Result<ExitCode> {
         Format::Json | Format::Sarif | Format::Markdown => {
             println!("{}", serde_json::to_string(&out)?)
         }
-        Format::Human => print_human(&out, &table),
+        Format::Human => print_human(&out, table),
     }
     // A table snapaudit could only partly read is a failure of inspect's
     // one job: said on stderr too, exit 2.
@@ -130,6 +136,25 @@ fn print_human(out: &Inspect, table: &PartitionTable) {
             p.uuid.as_deref().unwrap_or("-"),
             p.label.as_deref().unwrap_or("-"),
             p.role.as_deref().unwrap_or("")
+        );
+    }
+    if !out.disk.volumes.is_empty() {
+        println!(
+            "{:<24}  {:>14}  {:<8} {:<38} {:<16} role",
+            "logical volume", "size", "fs", "uuid", "label"
+        );
+    }
+    for v in &out.disk.volumes {
+        println!(
+            "{:<24}  {:>14}  {:<8} {:<38} {:<16} {}",
+            v.name,
+            v.size_bytes,
+            v.fs.as_deref().unwrap_or("-"),
+            v.fs_uuid.as_deref().unwrap_or("-"),
+            v.label.as_deref().unwrap_or("-"),
+            v.role
+                .as_deref()
+                .unwrap_or(v.problem.as_deref().unwrap_or(""))
         );
     }
     for p in &out.problems {

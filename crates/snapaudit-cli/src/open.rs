@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use snapaudit::ext4::{Fs, Volume};
+use snapaudit::ext4::Fs;
 use snapaudit::image::{Image, OpenOptions, ReadStrategy};
-use snapaudit::partition::PartitionTable;
+use snapaudit::volume::{VolumeId, Volumes};
 
 use crate::args::Common;
 
@@ -53,14 +53,15 @@ pub fn image(common: &Common, path: &Path) -> Result<Image> {
     Ok(img)
 }
 
-/// The filesystem the user asked for: `--partition N`, else the root
-/// filesystem found by content, else the only ext filesystem on the disk.
+/// The filesystem the user asked for: `--partition N` or `--volume VG/LV`,
+/// else the root filesystem found by content (on a partition or an LV),
+/// else the only ext filesystem on the disk.
 pub fn filesystem(common: &Common, path: &Path) -> Result<Fs> {
     let image = image(common, path)?;
-    let table = PartitionTable::read_disk(&image).with_context(|| path.display().to_string())?;
-    let volume = match common.partition {
-        Some(n) => {
-            let p = table.select(&image, n)?;
+    let volumes = Volumes::read_disk(&image).with_context(|| path.display().to_string())?;
+    let volume = match (common.partition, &common.volume) {
+        (Some(n), _) => {
+            let p = volumes.table.select(&image, n)?;
             if !p.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
                 anyhow::bail!(
                     "{}: partition {n}{} holds {}, not an ext2/3/4 filesystem",
@@ -70,21 +71,24 @@ pub fn filesystem(common: &Common, path: &Path) -> Result<Fs> {
                         .map_or("no filesystem snapaudit recognises", |f| f.kind.as_str())
                 );
             }
-            Volume::new(&image, &p)
+            snapaudit::ext4::Volume::new(&image, &p)
         }
-        None => match snapaudit::ext4::find_root(&image, &table) {
+        (None, Some(name)) => volumes
+            .get(&VolumeId::Logical(name.clone()))?
+            .volume(&image)?,
+        (None, None) => match snapaudit::ext4::find_root_in(&image, &volumes) {
             Some(v) => v,
             None => {
-                let ext: Vec<_> = table
-                    .partitions
+                let list = volumes.list();
+                let ext: Vec<_> = list
                     .iter()
-                    .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
+                    .filter(|v| v.fs().is_some_and(|f| f.kind.is_ext()))
                     .collect();
                 match ext.as_slice() {
-                    [only] => Volume::new(&image, only),
+                    [only] => only.volume(&image)?,
                     [] => anyhow::bail!("{}: no ext2/3/4 filesystem on this disk", path.display()),
                     _ => anyhow::bail!(
-                        "{}: no root filesystem found and several ext filesystems exist; choose one with --partition",
+                        "{}: no root filesystem found and several ext filesystems exist; choose one with --partition or --volume",
                         path.display()
                     ),
                 }

@@ -46,6 +46,18 @@ pub fn human(out: &mut dyn Write, report: &Report, color: bool) -> std::io::Resu
             r.index,
             r.fs.as_deref().unwrap_or("?")
         ))
+        .or_else(|| {
+            let lv = report
+                .disk
+                .volumes
+                .iter()
+                .find(|v| v.role.as_deref() == Some("root"))?;
+            Some(format!(
+                ", root = logical volume {} ({})",
+                lv.name,
+                lv.fs.as_deref().unwrap_or("?")
+            ))
+        })
         .unwrap_or_default(),
         os.map(|o| format!(", {o}")).unwrap_or_default()
     )?;
@@ -111,6 +123,11 @@ fn location(f: &Finding) -> String {
 /// out when the message already names it (and its line, if any).
 pub(crate) fn location_suffix(l: &snapaudit::report::Location, message: Option<&str>) -> String {
     let mut parts = Vec::new();
+    if let Some(v) = &l.volume
+        && !message.is_some_and(|m| m.contains(v.as_str()))
+    {
+        parts.push(format!("volume {v}"));
+    }
     if let Some(p) = &l.path {
         let said = message
             .is_some_and(|m| m.contains(p.as_str()) && (l.line.is_none() || m.contains("line")));

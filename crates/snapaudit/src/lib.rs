@@ -20,5 +20,6 @@ pub mod sanitize;
 pub mod scan;
 pub mod system;
 mod util;
+pub mod volume;
 
 pub use error::{Error, Result};

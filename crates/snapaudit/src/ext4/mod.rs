@@ -13,8 +13,8 @@ mod root;
 mod symlink_guard;
 mod volume;
 
-pub use root::find_root;
+pub use root::{find_root, find_root_in};
 pub use volume::{
-    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Recovery, Stat, Volume, WalkEntry,
-    join_path,
+    DirEntry, FileKind, Fs, MAX_LISTED_DIRS, MAX_WALK_DEPTH, Recovery, Segment, Stat, Volume,
+    WalkEntry, join_path,
 };

@@ -1,3 +1,7 @@
+// Views of one range are written as one-element arrays on purpose: derive()
+// takes a list of ranges.
+#![allow(clippy::single_range_in_vec_init)]
+
 use super::*;
 use std::io::Write;
 

@@ -34,6 +34,10 @@ impl std::fmt::Display for Severity {
 pub struct Location {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub partition: Option<u32>,
+    /// Logical volume (`vg/lv`) the finding is in; `partition` is then the
+    /// partition of the volume's first byte.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub volume: Option<String>,
     /// Path inside the filesystem, or `unallocated`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub path: Option<String>,

@@ -30,6 +30,47 @@ pub struct DiskInfo {
     /// `gpt`, `mbr` or `none`.
     pub table: String,
     pub partitions: Vec<PartitionInfo>,
+    /// LVM2 logical volumes whose physical volumes are on this disk
+    /// (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub volumes: Vec<VolumeInfo>,
+}
+
+/// A logical volume (`vg/lv`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// `vg/lv`.
+    pub name: String,
+    /// The LV's UUID from the metadata.
+    pub uuid: String,
+    pub size_bytes: u64,
+    /// Filesystem found by probing, as for a partition.
+    pub fs: Option<String>,
+    /// Filesystem UUID.
+    pub fs_uuid: Option<String>,
+    pub label: Option<String>,
+    /// `root` for the root filesystem.
+    pub role: Option<String>,
+    /// Why the LV is not read (an unsupported type, a PV missing from this
+    /// disk, inconsistent metadata).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub problem: Option<String>,
+    /// Where its bytes are: runs in volume order.
+    pub segments: Vec<VolumeSegmentInfo>,
+}
+
+/// A run of a logical volume that is contiguous on the disk.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeSegmentInfo {
+    pub volume_offset: u64,
+    /// Image offset.
+    pub disk_offset: u64,
+    pub len_bytes: u64,
+    /// The partition of the physical volume (0 = whole disk).
+    pub partition: u32,
+    pub pv_uuid: String,
+    /// Offset from the physical volume's first byte.
+    pub pv_offset: u64,
 }
 
 /// One partition (or the whole disk when there is no table).
@@ -184,6 +225,27 @@ impl DiskInfo {
                     info
                 })
                 .collect(),
+            volumes: Vec::new(),
         }
+    }
+}
+
+impl DiskInfo {
+    /// The report's `disk` object for a disk's volumes, marking the root
+    /// (a partition, or a logical volume: then its PV's partition is not
+    /// marked).
+    pub fn from_volumes(
+        volumes: &crate::volume::Volumes,
+        root: Option<&crate::ext4::Volume>,
+    ) -> Self {
+        let root_lv = root.and_then(|r| r.name());
+        let root_partition = root.filter(|r| r.name().is_none()).map(|r| r.partition());
+        let mut info = DiskInfo::from_table(&volumes.table, root_partition);
+        info.volumes = volumes
+            .lvm
+            .lvs()
+            .map(|lv| lv.info(root_lv == Some(lv.name().as_str())))
+            .collect();
+        info
     }
 }

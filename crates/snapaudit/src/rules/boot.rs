@@ -121,6 +121,34 @@ pub fn check(facts: &SystemFacts, ids: &DiskIds, out: &mut Vec<Finding>) {
             );
         }
     }
+    // dracut activates each rd.lvm.lv= and waits for resume= before it
+    // mounts the root: one that is not on this disk stops the boot.
+    for lv in cmdline.get_all("rd.lvm.lv") {
+        if !ids.has_lv(lv) {
+            out.push(
+                at(Finding::new(
+                    "boot.root-mismatch",
+                    Severity::Error,
+                    format!("the default kernel command line says rd.lvm.lv={lv}, which is not a logical volume of this disk: the initrd waits for it and the boot stops in the emergency shell"),
+                ), entry.kernel_line)
+                .evidence(format!("rd.lvm.lv={lv}"))
+                .remediation("regenerate the grub configuration (and the initrd) for the volumes on this disk"),
+            );
+        }
+    }
+    if let Some(resume) = cmdline.get("resume") {
+        if ids.contains(&Source::parse(resume)) == OnDisk::No {
+            out.push(
+                at(Finding::new(
+                    "boot.root-mismatch",
+                    Severity::Warning,
+                    format!("the default kernel command line says resume={resume}, which is not on this disk: the initrd waits for it on every boot"),
+                ), entry.kernel_line)
+                .evidence(format!("resume={resume}"))
+                .remediation("remove resume= or point it at a swap area on this disk"),
+            );
+        }
+    }
     let search = match &entry.search_fs_uuid {
         Some(u) => Some((u.as_str(), entry.search_line)),
         None => boot.global_search_fs_uuid.as_deref().map(|u| (u, None)),

@@ -53,6 +53,14 @@ pub const RULES: &[RuleInfo] = &[
         "A readable ext2/3/4 root filesystem is present",
     ),
     sys(
+        "disk.encrypted",
+        "No LUKS or BitLocker volume: encrypted disks cannot be imported",
+    ),
+    any(
+        "disk.lvm",
+        "LVM2 volume groups are complete, consistent and of types snapaudit reads",
+    ),
+    sys(
         "fs.free-space",
         "The root filesystem has enough free blocks and inodes",
     ),

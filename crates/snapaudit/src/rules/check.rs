@@ -7,12 +7,13 @@ use super::ids::DiskIds;
 use super::{Profile, accounts, boot, disk, fs as fs_rules, fstab, hygiene, os, selinux, system};
 use crate::Result;
 use crate::ext4::layout::{Follow, Layout};
-use crate::ext4::{Volume, find_root};
+use crate::ext4::{Volume, find_root_in};
 use crate::image::Image;
 use crate::partition::PartitionTable;
 use crate::report::{DiskInfo, Finding, ImageInfo, OsInfo, Report, SystemInfo};
 use crate::scan::{ScanOptions, scan_disk};
 use crate::system::facts::SystemFacts;
+use crate::volume::Volumes;
 
 /// Whether the sensitive-data scan runs as part of `check`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,24 +65,35 @@ pub fn check_with(
         (ScanPolicy::Scan, None) => Some(ScanOptions::builtin()?),
     };
     let mut report = Report::new(image_info(image), options.profile.name());
-    let table = PartitionTable::read_disk(image)?;
+    let volumes = Volumes::read_disk(image)?;
+    let table = &volumes.table;
     let mut findings: Vec<Finding> = Vec::new();
-    disk::table(&table, &mut findings);
+    disk::table(table, &mut findings);
+    disk::lvm(&volumes.lvm, &mut findings);
+    disk::encrypted(image, &volumes, &mut findings);
     let root = match options.root_partition {
-        None => find_root(image, &table),
-        Some(n) => Some(chosen_root(image, &table, n)?),
+        None => find_root_in(image, &volumes),
+        Some(n) => Some(chosen_root(image, table, n)?),
     };
-    report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
+    report.disk = DiskInfo::from_volumes(&volumes, root.as_ref());
     // The rules (one thread: ext4-view is not Send) and the scan (all the
     // others) run side by side.
     let rules = || match &root {
-        None => disk::no_root(&table, None, &unopened_ext(image, &table), &mut findings),
+        None => disk::no_root(
+            &volumes,
+            None,
+            &unopened_ext(image, &volumes),
+            &mut findings,
+        ),
         Some(volume) => match volume.open() {
-            Err(e) => disk::no_root(&table, Some((volume.partition(), &e)), &[], &mut findings),
+            Err(e) => disk::no_root(&volumes, Some((volume, &e)), &[], &mut findings),
             Ok(fs) => {
-                disk::layout(&table, volume.partition(), &mut findings);
+                disk::layout(table, volume.partition(), &mut findings);
+                if let Some(name) = volume.name() {
+                    disk::lvm_root(name, volume.partition(), &mut findings);
+                }
                 let facts = SystemFacts::gather(&fs);
-                let ids = DiskIds::new(&table, volume.partition());
+                let ids = DiskIds::with_lvm(table, volume.partition(), &volumes.lvm, volume.name());
                 fstab::check(&facts, &ids, &mut findings);
                 boot::check(&facts, &ids, &mut findings);
                 os::check(&facts, &mut findings);
@@ -103,12 +115,13 @@ pub fn check_with(
                 for f in &mut findings {
                     if f.location.path.is_some() && f.location.partition.is_none() {
                         f.location.partition = Some(volume.partition());
+                        f.location.volume = volume.name().map(str::to_string);
                     }
                 }
             }
         },
     };
-    let scan_disk_if = || scan.as_ref().map(|s| scan_disk(image, &table, s));
+    let scan_disk_if = || scan.as_ref().map(|s| scan_disk(image, table, s));
     let ((), outcome) = rayon::join(rules, scan_disk_if);
     if let Some(outcome) = outcome {
         findings.extend(outcome.findings);
@@ -140,17 +153,19 @@ fn chosen_root(image: &Image, table: &PartitionTable, index: u32) -> Result<Volu
     }
 }
 
-/// The ext partitions that cannot be opened at all, with the reason.
-fn unopened_ext(image: &Image, table: &PartitionTable) -> Vec<(u32, String)> {
-    table
-        .partitions
-        .iter()
-        .filter(|p| p.fs.as_ref().is_some_and(|f| f.kind.is_ext()))
-        .filter_map(|p| {
-            Volume::new(image, p)
-                .open()
-                .err()
-                .map(|e| (p.index, e.to_string()))
+/// The ext volumes (partitions and LVs) that cannot be opened at all, with
+/// the reason.
+fn unopened_ext(image: &Image, volumes: &Volumes) -> Vec<(String, String)> {
+    volumes
+        .list()
+        .into_iter()
+        .filter(|v| v.fs().is_some_and(|f| f.kind.is_ext()))
+        .filter_map(|v| {
+            let err = match v.volume(image) {
+                Ok(vol) => vol.open().err()?,
+                Err(e) => e,
+            };
+            Some((v.describe(), err.to_string()))
         })
         .collect()
 }

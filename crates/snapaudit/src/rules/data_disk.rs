@@ -9,13 +9,13 @@ use super::catalogue::{self, Scope};
 use super::check::image_info;
 use super::{Profile, accounts, disk, hygiene};
 use crate::Result;
-use crate::ext4::{FileKind, Fs, Volume, find_root};
+use crate::ext4::{FileKind, Fs, find_root_in};
 use crate::image::Image;
-use crate::partition::PartitionTable;
 use crate::report::{DiskInfo, Finding, Report};
 use crate::scan::{ScanOptions, scan_disk};
 use crate::system::facts::SystemFacts;
 use crate::system::layout_facts;
+use crate::volume::Volumes;
 
 /// Scan `image` as a data disk (see the module docs). `Err` only when the
 /// image cannot be read at all.
@@ -23,34 +23,43 @@ pub fn scan_report(image: &Image, options: &ScanOptions) -> Result<Report> {
     let started = Instant::now();
     let profile = Profile::default();
     let mut report = Report::new(image_info(image), profile.name());
-    let table = PartitionTable::read_disk(image)?;
-    let root = find_root(image, &table);
-    report.disk = DiskInfo::from_table(&table, root.as_ref().map(Volume::partition));
+    let volumes = Volumes::read_disk(image)?;
+    let table = &volumes.table;
+    let root = find_root_in(image, &volumes);
+    report.disk = DiskInfo::from_volumes(&volumes, root.as_ref());
     let mut findings: Vec<Finding> = Vec::new();
-    disk::table(&table, &mut findings);
+    disk::table(table, &mut findings);
+    // Volume groups that cannot be read leave LVs unscanned: say so. (An
+    // encrypted volume is a system-disk import rule; the scan only skips
+    // its ciphertext.)
+    disk::lvm(&volumes.lvm, &mut findings);
     // The file rules (ext4-view, one thread) and the scan run side by side.
     let rules = || {
         let mut found = Vec::new();
-        for p in &table.partitions {
-            if !p.fs.as_ref().is_some_and(|f| f.kind.is_ext()) {
+        for v in volumes.list() {
+            if !v.fs().is_some_and(|f| f.kind.is_ext()) {
                 continue;
             }
-            let volume = Volume::new(image, p);
+            let Ok(volume) = v.volume(image) else {
+                continue;
+            };
             // ext4-view refuses some filesystems our layout reader scans
             // (inline data, casefold): those get the scan but not these rules.
             let Ok(fs) = volume.open() else { continue };
             let mut on_fs = Vec::new();
             any_disk_rules(&fs, &mut on_fs);
+            let at = v.location();
             for mut f in on_fs {
                 if f.location.partition.is_none() {
-                    f.location.partition = Some(p.index);
+                    f.location.partition = at.partition;
+                    f.location.volume = at.volume.clone();
                 }
                 found.push(f);
             }
         }
         found
     };
-    let (found, outcome) = rayon::join(rules, || scan_disk(image, &table, options));
+    let (found, outcome) = rayon::join(rules, || scan_disk(image, table, options));
     findings.extend(found);
     findings.extend(outcome.findings);
     report.stats.files_scanned = outcome.files_scanned;

@@ -20,4 +20,5 @@ mod system;
 
 pub use check::{CheckOptions, ScanPolicy, check, check_with};
 pub use data_disk::scan_report;
+pub use ids::{DiskIds, OnDisk};
 pub use profile::Profile;

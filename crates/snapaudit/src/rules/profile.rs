@@ -70,6 +70,13 @@ impl Profile {
             if f.rule == "selinux.enabled" {
                 f.severity = Severity::Info;
             }
+            // Alibaba-only: other clouds import LVM roots and encrypted
+            // volumes, with their own caveats.
+            if f.rule == "disk.encrypted"
+                || f.rule == "disk.single-root" && f.location.volume.is_some()
+            {
+                f.severity = Severity::Warning;
+            }
         }
         Some(f)
     }

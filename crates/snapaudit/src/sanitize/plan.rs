@@ -168,7 +168,16 @@ impl Plan {
     /// `not_fixable` or `refused` instead.
     pub fn from_report(report: &Report, image: &Image, options: &PlanOptions) -> Result<Plan> {
         let table = PartitionTable::read(image)?;
-        let root = find_root(image, &table).map(|v| v.partition());
+        let root_volume = find_root(image, &table);
+        // A root on a logical volume is not edited (see below): no finding
+        // defaults to its PV's partition.
+        let root = root_volume
+            .as_ref()
+            .filter(|v| v.name().is_none())
+            .map(|v| v.partition());
+        let root_lv = root_volume
+            .as_ref()
+            .and_then(|v| v.name().map(str::to_string));
         let mut plan = Plan {
             image: image.path().display().to_string(),
             actions: Vec::new(),
@@ -181,6 +190,24 @@ impl Plan {
         for f in &report.findings {
             let intent = classify(f, options);
             let finding = FindingRef::from(f);
+            // Writing inside a logical volume means writing through its
+            // segments on the PVs; not done yet, so say so rather than guess.
+            let lv = f.location.volume.clone().or_else(|| {
+                (f.location.partition.is_none() && matches!(intent, Intent::File { .. }))
+                    .then(|| root_lv.clone())
+                    .flatten()
+            });
+            if let Some(lv) = lv
+                && !matches!(intent, Intent::Ignore | Intent::Human(_))
+            {
+                plan.not_fixable.push(NotFixable {
+                    finding,
+                    reason: format!(
+                        "the finding is on the LVM2 logical volume {lv}: snapaudit does not edit inside logical volumes yet; fix it on the source system"
+                    ),
+                });
+                continue;
+            }
             match intent {
                 Intent::Ignore => {}
                 Intent::Human(reason) => plan.not_fixable.push(NotFixable { finding, reason }),

@@ -62,6 +62,7 @@ pub(crate) fn in_file(
             line,
             offset_bytes,
             length_bytes: Some(m.end.saturating_sub(m.start) as u64),
+            ..Location::default()
         })
         .evidence(m.evidence.clone())
         .remediation(remediation(&m.rule_id))
@@ -92,6 +93,7 @@ pub(crate) fn vendor_file(
         line,
         offset_bytes,
         length_bytes: Some(first.end.saturating_sub(first.start) as u64),
+        ..Location::default()
     })
     .evidence(first.evidence.clone());
     f.vendor = true;
@@ -122,17 +124,39 @@ pub(crate) fn in_region(
     vendor_twin: Option<&str>,
 ) -> Finding {
     let length_bytes = Some(m.end.saturating_sub(m.start) as u64);
+    let mut volume = None;
     let (rule, severity, message, path, partition, fix) = match kind {
-        RegionKind::Free { partition } => (
+        RegionKind::Free {
+            partition,
+            volume: lv,
+        } => {
+            volume = lv.as_deref().map(str::to_string);
+            let where_ = match lv {
+                Some(lv) => format!("logical volume {lv}"),
+                None => format!("partition {partition}"),
+            };
+            (
+                DELETED.to_string(),
+                Severity::Error,
+                format!(
+                    "{} in the free blocks of {where_} at image byte {offset_bytes}: deleted data is still on the disk",
+                    noun(m)
+                ),
+                Some("unallocated".to_string()),
+                Some(*partition),
+                "zero the free blocks (snapaudit sanitize, or zerofree on the partition) and rotate the secret",
+            )
+        }
+        RegionKind::PvFree { partition, vg } => (
             DELETED.to_string(),
             Severity::Error,
             format!(
-                "{} in the free blocks of partition {partition} at image byte {offset_bytes}: deleted data is still on the disk",
+                "{} in extents of volume group {vg} (physical volume in partition {partition}) that no logical volume uses, at image byte {offset_bytes}: deleted data of a removed or shrunk volume is still on the disk",
                 noun(m)
             ),
             Some("unallocated".to_string()),
             Some(*partition),
-            "zero the free blocks (snapaudit sanitize, or zerofree on the partition) and rotate the secret",
+            "zero the free extents (lvcreate -l 100%FREE a scratch volume, zero it, lvremove) and rotate the secret",
         ),
         RegionKind::Journal { partition } => (
             DELETED.to_string(),
@@ -156,22 +180,34 @@ pub(crate) fn in_region(
             None,
             "zero the unpartitioned space and rotate the secret",
         ),
-        RegionKind::Unreadable { partition, fs } => (
-            m.rule_id.to_string(),
-            m.severity,
-            format!(
-                "{} in partition {partition} ({}, which snapaudit cannot read as files: found by a raw scan) at image byte {offset_bytes}",
-                noun(m),
-                fs.as_deref().unwrap_or("unknown content")
-            ),
-            None,
-            Some(*partition),
-            remediation(&m.rule_id),
-        ),
+        RegionKind::Unreadable {
+            partition,
+            fs,
+            volume: lv,
+        } => {
+            volume = lv.as_deref().map(str::to_string);
+            let where_ = match lv {
+                Some(lv) => format!("logical volume {lv}"),
+                None => format!("partition {partition}"),
+            };
+            (
+                m.rule_id.to_string(),
+                m.severity,
+                format!(
+                    "{} in {where_} ({}, which snapaudit cannot read as files: found by a raw scan) at image byte {offset_bytes}",
+                    noun(m),
+                    fs.as_deref().unwrap_or("unknown content")
+                ),
+                None,
+                Some(*partition),
+                remediation(&m.rule_id),
+            )
+        }
     };
     let mut f = Finding::new(rule, severity, message)
         .at(Location {
             partition,
+            volume,
             path,
             line: None,
             offset_bytes: Some(offset_bytes),

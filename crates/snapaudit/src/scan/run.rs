@@ -44,9 +44,11 @@ use super::unallocated::{self, Region, RegionKind, ZERO_BLOCK_BYTES};
 use super::vendor::{Provenance, VendorDb, read_file_limited};
 use crate::ext4::Volume;
 use crate::ext4::layout::{FileByteRange, Layout};
+use crate::ext4::{self, Segment};
 use crate::image::Image;
 use crate::partition::{FsKind, PartitionTable};
 use crate::report::{Finding, Severity};
+use crate::volume::{LogicalVolume, Lvm, crypt};
 use crate::{Error, Result};
 
 /// Largest slice of data one work unit scans: small enough that a big
@@ -158,10 +160,48 @@ pub struct ScanOutcome {
 
 /// One ext filesystem being scanned.
 struct ExtFs<'a> {
+    /// The partition of its first byte.
     partition: u32,
-    /// Image offset of the volume.
-    start_bytes: u64,
+    /// `vg/lv` for a logical volume.
+    volume: Option<Arc<str>>,
+    /// Where the volume is on the disk (one run for a partition).
+    segments: Vec<Segment>,
     layout: Layout<'a>,
+}
+
+impl ExtFs<'_> {
+    /// The image offset of volume offset `v`.
+    fn image_offset(&self, v: u64) -> u64 {
+        let i = self
+            .segments
+            .partition_point(|s| s.volume_offset.saturating_add(s.len) <= v);
+        match self.segments.get(i) {
+            Some(s) => s.disk_offset.saturating_add(v - s.volume_offset),
+            None => v,
+        }
+    }
+
+    /// The disk runs of volume bytes `offset..offset + len`.
+    fn disk_ranges(&self, offset: u64, len: u64) -> Vec<(u64, u64)> {
+        let end = offset.saturating_add(len);
+        self.segments
+            .iter()
+            .filter_map(|s| {
+                let lo = offset.max(s.volume_offset);
+                let hi = end.min(s.volume_offset.saturating_add(s.len));
+                (lo < hi).then(|| (s.disk_offset + (lo - s.volume_offset), hi - lo))
+            })
+            .collect()
+    }
+
+    /// Name the logical volume in findings made in it.
+    fn mark(&self, findings: &mut [Finding]) {
+        if let Some(v) = &self.volume {
+            for f in findings {
+                f.location.volume = Some(v.to_string());
+            }
+        }
+    }
 }
 
 /// A planned file.
@@ -249,8 +289,25 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
             (is_ext && !p.partition_type.is_container()).then(|| Volume::new(image, p))
         })
         .collect();
+    // The logical volumes of the disk's volume groups: each readable one is
+    // a volume like a partition; built first, as the layouts borrow them.
+    let lvm = Lvm::read(image, table);
+    let mut lv_volumes: Vec<(&LogicalVolume, ext4::Volume)> = Vec::new();
+    for lv in lvm.lvs() {
+        if lv.fs.as_ref().is_some_and(|f| f.kind.is_ext())
+            && let Ok(v) = lv.volume(image)
+        {
+            lv_volumes.push((lv, v));
+        }
+    }
     let mut exts: Vec<ExtFs<'_>> = Vec::new();
     let mut regions: Vec<Region> = Vec::new();
+    // PVs of a volume group that was read are planned LV by LV below.
+    let pv_read = |index: u32| {
+        lvm.groups
+            .iter()
+            .any(|g| g.pvs.iter().any(|p| p.partition == Some(index)))
+    };
     for (p, volume) in table.partitions.iter().zip(&volumes) {
         if p.partition_type.is_container() {
             continue;
@@ -258,8 +315,11 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
         let bytes = p.bytes(image);
         let start_bytes = p.start_bytes.min(image.size_bytes());
         let kind = p.fs.as_ref().map(|f| f.kind);
-        if kind == Some(FsKind::Luks) {
-            // Ciphertext: nothing to find.
+        if kind == Some(FsKind::Luks) || kind.is_none() && crypt::detect(bytes).is_some() {
+            // Ciphertext: nothing to find (disk.encrypted names it).
+            continue;
+        }
+        if kind == Some(FsKind::Lvm2) && pv_read(p.index) {
             continue;
         }
         if let Some(volume) = volume {
@@ -267,7 +327,12 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
                 regions.extend(journal_regions(&layout, p.index, start_bytes));
                 exts.push(ExtFs {
                     partition: p.index,
-                    start_bytes,
+                    volume: None,
+                    segments: vec![Segment {
+                        volume_offset: 0,
+                        disk_offset: start_bytes,
+                        len: bytes.len() as u64,
+                    }],
                     layout,
                 });
                 continue;
@@ -277,10 +342,89 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
             kind: RegionKind::Unreadable {
                 partition: p.index,
                 fs: kind.map(|k| k.as_str().to_string()),
+                volume: None,
             },
             image_start: start_bytes,
             len_bytes: bytes.len() as u64,
         });
+    }
+    // What of each read PV is covered by an LV or free extents; the rest
+    // (labels, metadata areas, LVs of unread types) is scanned raw.
+    let mut covered: Vec<(u32, u64, u64)> = Vec::new();
+    for lv in lvm.lvs() {
+        let name: Arc<str> = lv.name().into();
+        let opened = lv_volumes
+            .iter()
+            .find(|(l, _)| std::ptr::eq(*l, lv))
+            .and_then(|(_, v)| Layout::open(v.bytes()).ok());
+        for r in &lv.runs {
+            covered.push((r.partition, r.segment.disk_offset, r.segment.len));
+        }
+        if let Some(layout) = opened {
+            exts.push(ExtFs {
+                partition: lv.partition().unwrap_or(0),
+                volume: Some(name),
+                segments: lv.segments(),
+                layout,
+            });
+            continue;
+        }
+        if lv.fs.as_ref().map(|f| f.kind) == Some(FsKind::Luks) {
+            continue;
+        }
+        for r in &lv.runs {
+            regions.push(Region {
+                kind: RegionKind::Unreadable {
+                    partition: r.partition,
+                    fs: lv.fs.as_ref().map(|f| f.kind.as_str().to_string()),
+                    volume: Some(name.clone()),
+                },
+                image_start: r.segment.disk_offset,
+                len_bytes: r.segment.len,
+            });
+        }
+    }
+    for g in &lvm.groups {
+        for f in &g.free {
+            covered.push((f.partition, f.disk_offset, f.len));
+            regions.push(Region {
+                kind: RegionKind::PvFree {
+                    partition: f.partition,
+                    vg: g.name.clone(),
+                },
+                image_start: f.disk_offset,
+                len_bytes: f.len,
+            });
+        }
+    }
+    for p in table
+        .partitions
+        .iter()
+        .filter(|p| p.fs.as_ref().map(|f| f.kind) == Some(FsKind::Lvm2) && pv_read(p.index))
+    {
+        let start = p.start_bytes.min(image.size_bytes());
+        let end = p.end_bytes().min(image.size_bytes());
+        let mut spans: Vec<(u64, u64)> = covered
+            .iter()
+            .filter(|c| c.0 == p.index)
+            .map(|c| (c.1, c.1.saturating_add(c.2)))
+            .collect();
+        spans.sort_unstable();
+        let mut at = start;
+        for (s, e) in spans.into_iter().chain(std::iter::once((end, end))) {
+            if s > at {
+                regions.push(Region {
+                    kind: RegionKind::Unreadable {
+                        partition: p.index,
+                        fs: Some("LVM2_member".to_string()),
+                        volume: None,
+                    },
+                    image_start: at,
+                    len_bytes: s.min(end) - at,
+                });
+            }
+            at = at.max(e);
+        }
     }
     regions.extend(unpartitioned(table, image.size_bytes()));
 
@@ -320,13 +464,16 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
                     for r in free {
                         let (offset, len) = r.byte_range(block_bytes);
                         let len = len.min(vol_len.saturating_sub(offset));
-                        if len > 0 {
+                        // One region per disk run (a logical volume's
+                        // free range may cross segments).
+                        for (image_start, len_bytes) in fs.disk_ranges(offset, len) {
                             regions.push(Region {
                                 kind: RegionKind::Free {
                                     partition: fs.partition,
+                                    volume: fs.volume.clone(),
                                 },
-                                image_start: fs.start_bytes.saturating_add(offset),
-                                len_bytes: len,
+                                image_start,
+                                len_bytes,
                             });
                         }
                     }
@@ -410,7 +557,9 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
             };
             let db = db.get_or_init(|| VendorDb::load(&fs.layout));
             ms.sort_by_key(|m| (m.start, m.end));
-            resolve_file(fs, file, &ms, more, db)
+            let mut r = resolve_file(fs, file, &ms, more, db);
+            fs.mark(&mut r.findings);
+            r
         })
         .collect();
     // Vendor secrets by (rule id, redacted evidence): the evidence carries
@@ -473,7 +622,11 @@ pub fn scan_disk(image: &Image, table: &PartitionTable, options: &ScanOptions) -
         let Some(fs) = exts.get(file.fs) else {
             continue;
         };
+        let from = outcome.findings.len();
         path_findings(fs, file, scanner, &mut outcome.findings);
+        if let Some(new) = outcome.findings.get_mut(from..) {
+            fs.mark(new);
+        }
     }
     outcome
 }
@@ -727,7 +880,7 @@ fn resolve_file(
     let image_offset = |m: &Match| {
         file.data
             .volume_offset(m.start as u64)
-            .map(|v| fs.start_bytes.saturating_add(v))
+            .map(|v| fs.image_offset(v))
     };
     let provenance = if db.is_empty() {
         Provenance::Unknown
@@ -848,7 +1001,7 @@ fn path_findings(fs: &ExtFs<'_>, file: &PlannedFile, scanner: &Scanner, out: &mu
         .data
         .ranges
         .first()
-        .map(|r| fs.start_bytes.saturating_add(r.volume_offset_bytes));
+        .map(|r| fs.image_offset(r.volume_offset_bytes));
     if let Some(kind) = credentials::kind_of(path) {
         let has_content = file.data.size_bytes > 0
             && (!kind.needs_content()

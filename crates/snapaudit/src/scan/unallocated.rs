@@ -25,16 +25,27 @@ pub(crate) const ZERO_BLOCK_BYTES: usize = 4096;
 /// What a raw region is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RegionKind {
-    /// Free blocks of the ext filesystem in `partition`: deleted data.
-    Free { partition: u32 },
+    /// Free blocks of the ext filesystem in `partition` (or in logical
+    /// volume `volume`, whose first byte is in `partition`): deleted data.
+    Free {
+        partition: u32,
+        volume: Option<std::sync::Arc<str>>,
+    },
     /// The journal's blocks of the ext filesystem in `partition`: old
     /// copies of metadata and data (data=journal, small files).
     Journal { partition: u32 },
     /// Space between or after partitions (or before the first).
     Unpartitioned,
-    /// A partition whose filesystem snapaudit cannot read (`fs` names what
-    /// the probe found, if anything).
-    Unreadable { partition: u32, fs: Option<String> },
+    /// Extents of LVM2 volume group `vg` on the PV in `partition` that no
+    /// logical volume uses: deleted data (an LV removed or shrunk).
+    PvFree { partition: u32, vg: String },
+    /// A partition (or logical volume) whose filesystem snapaudit cannot
+    /// read (`fs` names what the probe found, if anything).
+    Unreadable {
+        partition: u32,
+        fs: Option<String>,
+        volume: Option<std::sync::Arc<str>>,
+    },
 }
 
 /// A byte region of the image scanned raw.
