@@ -14,8 +14,17 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let top = fs.stat(&args.path)?;
     let json = common.format != Format::Human;
+    // Names only for `-l` (JSON keeps the numbers).
+    let owners = if args.long && !json {
+        Owners::of(&fs)
+    } else {
+        Owners {
+            users: Default::default(),
+            groups: Default::default(),
+        }
+    };
     if top.kind != FileKind::Dir {
-        emit(&mut out, &fs, &top, &args.path, args.long, json)?;
+        emit(&mut out, &owners, &top, &args.path, args.long, json)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut code = ExitCode::SUCCESS;
@@ -66,7 +75,7 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
                 match stat {
                     Ok(st) => emit(
                         &mut out,
-                        &fs,
+                        &owners,
                         &st,
                         if json { &path } else { &e.name },
                         args.long,
@@ -97,9 +106,56 @@ pub fn ls(common: &Common, args: &LsArgs) -> Result<ExitCode> {
     Ok(code)
 }
 
+/// Owner and group names from the image's own `/etc/passwd` and
+/// `/etc/group` (not the host's), for `ls -l` and `stat`.
+struct Owners {
+    users: std::collections::HashMap<u32, String>,
+    groups: std::collections::HashMap<u32, String>,
+}
+
+/// Account files larger than this are not read for names.
+const MAX_ACCOUNT_FILE_BYTES: u64 = 16 << 20;
+
+impl Owners {
+    fn of(fs: &Fs) -> Owners {
+        use snapaudit::system::accounts::{parse_group, parse_passwd};
+        let read = |p: &str| {
+            fs.read_limited(p, MAX_ACCOUNT_FILE_BYTES)
+                .unwrap_or_default()
+        };
+        Owners {
+            users: parse_passwd(&read("/etc/passwd"))
+                .entries
+                .into_iter()
+                .map(|e| (e.uid, e.name))
+                .collect(),
+            groups: parse_group(&read("/etc/group"))
+                .entries
+                .into_iter()
+                .map(|e| (e.gid, e.name))
+                .collect(),
+        }
+    }
+
+    /// The name, or the number when the image has no entry for it.
+    fn user(&self, uid: u32) -> String {
+        self.users
+            .get(&uid)
+            .cloned()
+            .unwrap_or_else(|| uid.to_string())
+    }
+
+    fn group(&self, gid: u32) -> String {
+        self.groups
+            .get(&gid)
+            .cloned()
+            .unwrap_or_else(|| gid.to_string())
+    }
+}
+
 fn emit(
     out: &mut impl Write,
-    _fs: &Fs,
+    owners: &Owners,
     st: &Stat,
     name: &str,
     long: bool,
@@ -117,11 +173,11 @@ fn emit(
             .unwrap_or_default();
         writeln!(
             out,
-            "{}{} {:>5} {:>5} {:>12} {} {}{}",
+            "{}{} {:>8} {:>8} {:>12} {} {}{}",
             st.kind.letter(),
             mode_string(st.mode),
-            st.uid,
-            st.gid,
+            owners.user(st.uid),
+            owners.group(st.gid),
             st.size_bytes,
             format_time(st.mtime),
             name,
@@ -147,11 +203,37 @@ pub fn cat(common: &Common, args: &PathArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `stat --format json`: the file's metadata, plus what only the inode
+/// holds (its number and the chattr flags).
+#[derive(serde::Serialize)]
+struct StatJson<'a> {
+    #[serde(flatten)]
+    stat: &'a Stat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inode: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags: Option<Vec<String>>,
+}
+
 pub fn stat(common: &Common, args: &PathArgs) -> Result<ExitCode> {
     let fs = crate::open::filesystem(common, &args.image)?;
     let st = fs.stat(&args.path)?;
+    // The inode number and flags come from our own reader (ext4-view does
+    // not expose them); an inode it cannot find leaves them out.
+    let inode = snapaudit::ext4::layout::Layout::open(fs.volume().bytes())
+        .ok()
+        .and_then(|l| {
+            l.lookup_inode(&args.path, snapaudit::ext4::layout::Follow::Parents)
+                .ok()
+        });
+    let flags = inode.as_ref().map(|i| i.i_flags.names());
     if common.format != Format::Human {
-        println!("{}", serde_json::to_string(&st)?);
+        let doc = StatJson {
+            stat: &st,
+            inode: inode.as_ref().map(|i| i.ino),
+            flags,
+        };
+        println!("{}", serde_json::to_string(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("  File: {}", st.path);
@@ -166,7 +248,26 @@ pub fn stat(common: &Common, args: &PathArgs) -> Result<ExitCode> {
         st.kind.letter(),
         mode_string(st.mode)
     );
-    println!("   Uid: {}   Gid: {}", st.uid, st.gid);
+    if let Some(i) = &inode {
+        let flags = flags.unwrap_or_default();
+        println!(
+            " Inode: {}   Flags: {}",
+            i.ino,
+            if flags.is_empty() {
+                "-".to_string()
+            } else {
+                flags.join(",")
+            }
+        );
+    }
+    let owners = Owners::of(&fs);
+    println!(
+        "   Uid: {} ({})   Gid: {} ({})",
+        st.uid,
+        owners.user(st.uid),
+        st.gid,
+        owners.group(st.gid)
+    );
     println!("Access: {}", format_time(st.atime));
     println!("Modify: {}", format_time(st.mtime));
     if let Some(c) = st.crtime {

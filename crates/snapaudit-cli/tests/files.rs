@@ -147,3 +147,86 @@ fn bad_images_exit_2_with_a_clear_message() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+/// `stat` shows the inode number debugfs shows, the chattr flags from the
+/// inode, and owner names from the image's own /etc/passwd and /etc/group;
+/// `ls -l` names owners the same way.
+#[test]
+fn stat_shows_inode_flags_and_owner_names_from_the_image() {
+    let whole = fixtures::image("sys-whole-disk");
+    let out = snapaudit(&["stat", whole.to_str().unwrap(), "/etc/shadow"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let debugfs = fixtures::run_ok(
+        fixtures::tool("debugfs")
+            .args(["-R", "stat /etc/shadow"])
+            .arg(&whole),
+    );
+    let oracle = String::from_utf8_lossy(&debugfs.stdout);
+    let ino: u32 = oracle
+        .split_whitespace()
+        .skip_while(|w| *w != "Inode:")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("debugfs prints the inode number");
+    assert!(
+        text.contains(&format!(" Inode: {ino} ")),
+        "{text}\n{oracle}"
+    );
+    // uid 0 is root; the group is whatever the image's /etc/group names
+    // the file's gid (shadow on Debian trees), read here with `cat`.
+    let json = snapaudit(&[
+        "stat",
+        "--format",
+        "json",
+        whole.to_str().unwrap(),
+        "/etc/shadow",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["inode"].as_u64(), Some(u64::from(ino)), "{doc}");
+    let gid = doc["gid"].as_u64().unwrap();
+    let group_file = snapaudit(&["cat", whole.to_str().unwrap(), "/etc/group"]);
+    let group = String::from_utf8(group_file.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2) == Some(&gid.to_string().as_str())).then(|| f[0].to_string())
+        })
+        .unwrap_or_else(|| gid.to_string());
+    assert!(
+        text.contains(&format!("Uid: 0 (root)   Gid: {gid} ({group})")),
+        "{text}"
+    );
+    let ls = snapaudit(&["ls", "-l", whole.to_str().unwrap(), "/etc/shadow"]);
+    let line = String::from_utf8(ls.stdout).unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!((cols[1], cols[2]), ("root", group.as_str()), "{line}");
+
+    let locked = fixtures::image("sys-shadow-immutable");
+    let out = snapaudit(&["stat", locked.to_str().unwrap(), "/etc/shadow"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let flags = text
+        .lines()
+        .find_map(|l| l.split("Flags: ").nth(1))
+        .unwrap_or_else(|| panic!("no Flags line: {text}"));
+    assert!(flags.split(',').any(|f| f == "immutable"), "{text}");
+    let out = snapaudit(&[
+        "stat",
+        "--format",
+        "json",
+        locked.to_str().unwrap(),
+        "/etc/shadow",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|v| v == "immutable")),
+        "{doc}"
+    );
+}
