@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Union
 
 from ._errors import (
     CorruptImageError,
+    ImageNotFoundError,
     InternalError,
     InvalidInputError,
     SnapauditError,
@@ -50,6 +51,7 @@ __all__ = [
     "Finding",
     "FreeBlocks",
     "Image",
+    "ImageNotFoundError",
     "InternalError",
     "InvalidInputError",
     "Location",
@@ -70,6 +72,11 @@ __all__ = [
 ]
 
 StrPath = Union[str, "os.PathLike[str]"]
+
+
+def __dir__() -> list[str]:
+    # dir(snapaudit) shows the API, not the helpers this module imports.
+    return sorted(__all__)
 
 
 def check_many(

@@ -1,9 +1,12 @@
 """Exception classes raised by snapaudit.
 
-Failures of the host OS keep their usual classes: a missing image or a path
-that does not exist inside the image is ``FileNotFoundError``, no permission
-is ``PermissionError``, reading a directory is ``IsADirectoryError``, listing
-a file is ``NotADirectoryError`` (all with ``.filename`` set).
+Failures of the host OS keep their usual classes: a path that does not exist
+inside the image is ``FileNotFoundError``, no permission is
+``PermissionError``, reading a directory is ``IsADirectoryError``, listing a
+file is ``NotADirectoryError`` (all with ``.filename`` set). A missing image
+file (or a missing backing file) is ``ImageNotFoundError``: both a
+``FileNotFoundError`` and a ``SnapauditError``, so either ``except`` catches
+it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ __all__ = [
     "UnsupportedError",
     "InvalidInputError",
     "InternalError",
+    "ImageNotFoundError",
 ]
 
 
@@ -46,3 +50,16 @@ class InvalidInputError(SnapauditError, ValueError):
 
 class InternalError(SnapauditError):
     """A bug in snapaudit (a Rust panic, caught before it could abort)."""
+
+
+class ImageNotFoundError(SnapauditError, FileNotFoundError):
+    """The image file (or a file of its backing chain) does not exist.
+
+    Constructed like ``OSError``: ``(errno, strerror, filename)``."""
+
+    def __init__(self, errno: int, strerror: str, filename: str | None = None) -> None:
+        FileNotFoundError.__init__(self, errno, strerror, filename)
+        self.offset = None
+
+    def __str__(self) -> str:
+        return FileNotFoundError.__str__(self)

@@ -273,6 +273,14 @@ class Report:
             return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
+    def to_sarif(self) -> str:
+        """SARIF 2.1.0 text of this report, as ``snapaudit check --format
+        sarif`` writes it (code scanning, IDEs). Fingerprints go into
+        ``partialFingerprints``; evidence stays redacted."""
+        from ._native import _to_sarif
+
+        return _to_sarif(json.dumps([self.to_dict()]))
+
     def to_pandas(self) -> pandas.DataFrame:
         """One row per finding, with typed columns: ``severity`` is an ordered
         categorical (info < warning < error), ``partition``/``line``/
@@ -310,11 +318,16 @@ class Report:
     def __repr__(self) -> str:
         if self.error is not None:
             return f"<Report {self.path!r} {self.profile}: error: {self.error}>"
+        return f"<Report {self.path!r} {self.profile}: {self.verdict} ({self._counts()})>"
+
+    def _counts(self) -> str:
+        """``1 error, 2 warnings, 0 infos`` (singular for one)."""
         s = self.summary
-        return (
-            f"<Report {self.path!r} {self.profile}: {self.verdict} "
-            f"({s.get('errors', 0)} errors, {s.get('warnings', 0)} warnings, {s.get('infos', 0)} infos)>"
-        )
+        parts = []
+        for key, one in (("errors", "error"), ("warnings", "warning"), ("infos", "info")):
+            n = int(s.get(key, 0))
+            parts.append(f"{n} {one if n == 1 else key}")
+        return ", ".join(parts)
 
     def _repr_html_(self) -> str:
         """A table for Jupyter. Every value from the image is HTML-escaped:
@@ -326,8 +339,7 @@ class Report:
         )
         if self.error is not None:
             return f'<div class="snapaudit-report">{head}</p><p>could not be audited: {e(self.error)}</p></div>'
-        s = self.summary
-        head += f" &middot; {int(s.get('errors', 0))} errors, {int(s.get('warnings', 0))} warnings, {int(s.get('infos', 0))} infos</p>"
+        head += f" &middot; {e(self._counts())}</p>"
         columns = ("severity", "rule", "location", "message", "evidence", "remediation")
         rows = []
         for f in self.findings[:HTML_MAX_ROWS]:

@@ -18,6 +18,7 @@ pyo3::import_exception!(snapaudit._errors, CorruptImageError);
 pyo3::import_exception!(snapaudit._errors, UnsupportedError);
 pyo3::import_exception!(snapaudit._errors, InvalidInputError);
 pyo3::import_exception!(snapaudit._errors, InternalError);
+pyo3::import_exception!(snapaudit._errors, ImageNotFoundError);
 
 /// Why a native call did not produce its value.
 #[derive(Debug)]
@@ -99,6 +100,11 @@ fn core_error(e: Error) -> PyErr {
         Error::Io { path, source } => {
             let path = path.display().to_string();
             match source.raw_os_error().or_else(|| errno_of(source.kind())) {
+                // A host file that does not exist is the image (or a file
+                // of its chain): snapaudit's error and FileNotFoundError.
+                Some(errno) if errno == libc::ENOENT => {
+                    ImageNotFoundError::new_err((errno, strerror(&source), path))
+                }
                 Some(errno) => PyOSError::new_err((errno, strerror(&source), path)),
                 None => PyOSError::new_err(message),
             }

@@ -32,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(image::open_image, m)?)?;
     m.add_function(wrap_pyfunction!(batch::batch, m)?)?;
     m.add_function(wrap_pyfunction!(panic_for_test, m)?)?;
+    m.add_function(wrap_pyfunction!(to_sarif, m)?)?;
     m.add_class::<image::Image>()?;
     m.add_class::<image::Partition>()?;
     m.add_class::<image::LogicalVolume>()?;
@@ -40,4 +41,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fs::Walk>()?;
     m.add_class::<batch::Batch>()?;
     Ok(())
+}
+
+/// `_to_sarif(reports_json)`: SARIF 2.1.0 text for reports given as a JSON
+/// array of `snapaudit.report/1` objects, rendered by the same code as
+/// `snapaudit check --format sarif`.
+#[pyfunction]
+#[pyo3(name = "_to_sarif")]
+fn to_sarif(reports_json: &str) -> PyResult<String> {
+    let reports: Vec<snapaudit::report::Report> = serde_json::from_str(reports_json)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("not a list of snapaudit reports: {e}")))?;
+    Ok(snapaudit::report::to_sarif(&reports).to_string())
 }

@@ -25,6 +25,11 @@ def test_missing_image_is_file_not_found(tmp_path) -> None:
     with pytest.raises(FileNotFoundError) as e:
         snapaudit.open(missing)
     assert e.value.filename == str(missing)
+    # Both families catch it: the OS's and snapaudit's own.
+    assert isinstance(e.value, snapaudit.SnapauditError)
+    assert isinstance(e.value, snapaudit.ImageNotFoundError)
+    assert e.value.offset is None
+    assert "No such file" in str(e.value)
 
 
 def test_directory_is_not_an_image(tmp_path) -> None:

@@ -85,7 +85,7 @@ def test_verdict_and_severity_lists(report: Report) -> None:
     assert [f.rule for f in report.warnings] == ["secret.aws-key"]
     assert [f.rule for f in report.infos] == ["os.release"]
     assert report.path == "disk.raw"
-    assert repr(report) == "<Report 'disk.raw' alibaba-ecs: fail (1 errors, 1 warnings, 1 infos)>"
+    assert repr(report) == "<Report 'disk.raw' alibaba-ecs: fail (1 error, 1 warning, 1 info)>"
 
 
 def test_finding_fields_and_repr(report: Report) -> None:
@@ -175,3 +175,46 @@ def test_to_pandas_of_an_empty_report_keeps_the_types() -> None:
     assert len(df) == 0
     assert df["partition"].dtype == pd.Int64Dtype()
     assert isinstance(df["severity"].dtype, pd.CategoricalDtype)
+
+
+def test_to_sarif_is_the_cli_rendering(images) -> None:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    report = snapaudit.open(images.mbr).check(scan=False)
+    sarif = json.loads(report.to_sarif())
+    assert sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == [f.rule for f in report.findings]
+    root = Path(__file__).resolve().parents[2]
+    cli = next(
+        (root / "target" / p / "snapaudit" for p in ("debug", "release") if (root / "target" / p / "snapaudit").is_file()),
+        None,
+    )
+    if cli is None:
+        pytest.fail("the snapaudit CLI is not built: cargo build -p snapaudit-cli")
+    out = subprocess.run(
+        [str(cli), "check", "--no-scan", "--format", "sarif", str(images.mbr)], capture_output=True, text=True
+    )
+    cli_results = json.loads(out.stdout)["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == [r["ruleId"] for r in cli_results]
+
+
+def test_summary_counts_are_singular_for_one() -> None:
+    r = Report.from_dict(
+        {
+            "schema": "snapaudit.report/1",
+            "image": {"path": "d", "size_bytes": 1, "format": "raw"},
+            "profile": "p",
+            "findings": [],
+            "summary": {"errors": 1, "warnings": 2, "infos": 0, "verdict": "fail"},
+        }
+    )
+    assert "1 error, 2 warnings, 0 infos" in repr(r)
+    assert "1 error, 2 warnings, 0 infos" in r._repr_html_()
+
+
+def test_dir_shows_only_the_api() -> None:
+    assert set(dir(snapaudit)) == set(snapaudit.__all__)
+    assert "os" not in dir(snapaudit) and "_batch" not in dir(snapaudit)
