@@ -29,7 +29,8 @@ tools=(
 export PATH="$PATH:/usr/sbin:/sbin"
 need_pkgs=()
 for pair in "${tools[@]}"; do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || need_pkgs+=("${pair#*:}")
+    # type -P: an executable on PATH, not a shell builtin (kill is both).
+    type -P "${pair%%:*}" >/dev/null 2>&1 || need_pkgs+=("${pair#*:}")
 done
 if ((${#need_pkgs[@]})); then
     mapfile -t need_pkgs < <(printf '%s\n' "${need_pkgs[@]}" | sort -u)
