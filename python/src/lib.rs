@@ -49,7 +49,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pyfunction]
 #[pyo3(name = "_to_sarif")]
 fn to_sarif(reports_json: &str) -> PyResult<String> {
-    let reports: Vec<snapaudit::report::Report> = serde_json::from_str(reports_json)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("not a list of snapaudit reports: {e}")))?;
+    let reports: Vec<snapaudit::report::Report> =
+        serde_json::from_str(reports_json).map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("not a list of snapaudit reports: {e}"))
+        })?;
     Ok(snapaudit::report::to_sarif(&reports).to_string())
 }

@@ -191,19 +191,26 @@ impl EntryCtx<'_> {
         Ok(())
     }
 
-    /// `len` bytes of host data at `offset`, mapping `virt`. Data must
-    /// start inside the file; a tail past its end reads as zeros, as qemu
-    /// reads it (the last cluster of a file is often not written whole).
-    fn push_host(&self, virt: u64, len: u64, offset: u64, out: &mut Vec<Extent>) -> Result<()> {
+    /// Data must start inside the file (`what` says whose data, for the
+    /// error).
+    fn starts_inside(&self, offset: u64, what: &str) -> Result<()> {
         if offset >= self.file_size {
             return Err(Error::corrupt(
                 self.entry_at,
                 format!(
-                    "{}: qcow2 L2 entry points at {offset}, past the end of the {}-byte file",
+                    "{}: qcow2 {what} {offset}, past the end of the {}-byte file",
                     self.name, self.file_size
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// `len` bytes of host data at `offset`, mapping `virt`. Data must
+    /// start inside the file; a tail past its end reads as zeros, as qemu
+    /// reads it (the last cluster of a file is often not written whole).
+    fn push_host(&self, virt: u64, len: u64, offset: u64, out: &mut Vec<Extent>) -> Result<()> {
+        self.starts_inside(offset, "L2 entry points at")?;
         let inside = len.min(self.file_size - offset);
         push_merged(
             out,
@@ -237,15 +244,7 @@ impl EntryCtx<'_> {
         let stored_len = (extra_sectors + 1) * 512 - (offset & 511);
         // The last sector may run past the end of the file: qemu does not
         // pad the final compressed cluster.
-        if offset >= self.file_size {
-            return Err(Error::corrupt(
-                self.entry_at,
-                format!(
-                    "{}: qcow2 compressed cluster at {offset} is past the end of the {}-byte file",
-                    self.name, self.file_size
-                ),
-            ));
-        }
+        self.starts_inside(offset, "compressed cluster at")?;
         let stored_len = stored_len.min(self.file_size - offset);
         Ok(Data::Compressed {
             file: self.file,
