@@ -19,6 +19,7 @@ __all__ = [
     "__version__",
     "_batch",
     "_panic_for_test",
+    "_to_sarif",
     "open",
 ]
 
