@@ -19,7 +19,7 @@ read-only (memory-mapped unless ``mmap=False``) and never modified
 from __future__ import annotations
 
 import os
-from typing import Iterable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Union
 
 from ._errors import (
     CorruptImageError,
@@ -85,9 +85,14 @@ def check_many(
     workers: int | None = None,
     profile: str = "alibaba-ecs",
     scan: bool = True,
+    progress: Callable[[int, int, Report], object] | None = None,
 ) -> Iterator[Report]:
     """Audit many images in parallel, yielding one ``Report`` per image in
     the order they complete (``report.path`` says which image).
+
+    ``progress(done, total, report)`` is called as each image finishes,
+    before its report is yielded: for a progress bar, e.g.
+    ``bar = tqdm(total=len(paths)); progress=lambda d, t, r: bar.update(1)``.
 
     ``workers`` Rust threads (default: the number of CPUs) each take the next
     image and audit it on that one thread, so ``workers`` is the number of
@@ -101,6 +106,10 @@ def check_many(
     if isinstance(paths, (str, bytes, os.PathLike)):
         # One path would otherwise be iterated character by character.
         raise TypeError("check_many takes a list of paths; use Image.check for one image")
-    batch = _batch([os.fspath(p) for p in paths], workers, "check", profile, scan)
-    for _index, report_json, exception in batch:
-        yield Report.from_json(report_json, exception=exception)
+    items = [os.fspath(p) for p in paths]
+    batch = _batch(items, workers, "check", profile, scan)
+    for done, (_index, report_json, exception) in enumerate(batch, start=1):
+        report = Report.from_json(report_json, exception=exception)
+        if progress is not None:
+            progress(done, len(items), report)
+        yield report

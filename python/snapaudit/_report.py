@@ -27,6 +27,8 @@ SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
 _REPORT_KEYS = ("schema", "image", "profile", "disk", "system", "findings", "summary", "stats", "error")
 
 #: ``_repr_html_`` shows at most this many findings; ``to_pandas()`` has all.
+#: Colours of the severity cell in the notebook table.
+SEVERITY_COLOURS = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 HTML_MAX_ROWS = 200
 
 
@@ -343,8 +345,18 @@ class Report:
         columns = ("severity", "rule", "location", "message", "evidence", "remediation")
         rows = []
         for f in self.findings[:HTML_MAX_ROWS]:
-            cells = (f.severity, f.rule, str(f.location), f.message, f.evidence or "", f.remediation or "")
-            rows.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>")
+            # The severity cell is coloured; evidence and remediation fold
+            # into <details> so that long ones do not swamp the table.
+            colour = SEVERITY_COLOURS.get(f.severity, "inherit")
+            sev = f'<td style="color:{colour};font-weight:bold">{e(f.severity)}</td>'
+            plain = "".join(f"<td>{e(c)}</td>" for c in (f.rule, str(f.location), f.message))
+            folded = "".join(
+                f"<td><details><summary>{e(c[:40])}{'…' if len(c) > 40 else ''}</summary>{e(c)}</details></td>"
+                if c
+                else "<td></td>"
+                for c in (f.evidence or "", f.remediation or "")
+            )
+            rows.append(f'<tr class="snapaudit-{e(f.severity)}">{sev}{plain}{folded}</tr>')
         more = len(self.findings) - HTML_MAX_ROWS
         if more > 0:
             rows.append(f'<tr><td colspan="{len(columns)}">… {more} more findings (see to_pandas())</td></tr>')

@@ -137,7 +137,7 @@ def test_repr_html_escapes_every_cell() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "/tmp/&lt;img src=x&gt;&amp;&quot;&#x27;" in html
     assert "a &amp; b" in html
-    assert html.count("<tr>") == 2  # header and one finding
+    assert html.count("<tr") == 2  # header and one finding
 
 
 def test_repr_html_lists_findings_in_order(report: Report) -> None:
@@ -218,3 +218,25 @@ def test_summary_counts_are_singular_for_one() -> None:
 def test_dir_shows_only_the_api() -> None:
     assert set(dir(snapaudit)) == set(snapaudit.__all__)
     assert "os" not in dir(snapaudit) and "_batch" not in dir(snapaudit)
+
+
+def test_repr_html_colours_severities_and_folds_evidence(report: Report) -> None:
+    from snapaudit._report import SEVERITY_COLOURS
+
+    html = report._repr_html_()
+    for f in report.findings:
+        assert f'<tr class="snapaudit-{f.severity}">' in html
+        assert f"color:{SEVERITY_COLOURS[f.severity]}" in html
+    with_evidence = [f for f in report.findings if f.evidence]
+    assert with_evidence, "the sample report has evidence to fold"
+    assert html.count("<details>") >= len(with_evidence)
+
+
+def test_check_many_reports_progress(images) -> None:
+    seen: list[tuple[int, int, str]] = []
+    paths = [images.mbr, images.gpt]
+    reports = list(
+        snapaudit.check_many(paths, workers=2, scan=False, progress=lambda d, t, r: seen.append((d, t, r.path)))
+    )
+    assert [(d, t) for d, t, _ in seen] == [(1, 2), (2, 2)]
+    assert sorted(p for _, _, p in seen) == sorted(r.path for r in reports)
