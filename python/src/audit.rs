@@ -18,6 +18,7 @@ pub(crate) fn check_image(
     shown_path: &str,
     profile: &str,
     scan: bool,
+    rules: Option<&str>,
 ) -> Native<Report> {
     let options = snapaudit::rules::CheckOptions {
         profile: snapaudit::rules::Profile::by_name(profile)?,
@@ -28,16 +29,33 @@ pub(crate) fn check_image(
         },
         root_partition: None,
     };
-    let mut report = snapaudit::rules::check(image, &options)?;
+    let scan_options = scan_options(rules)?;
+    let mut report = snapaudit::rules::check_with(image, &options, scan_options.as_ref())?;
     // As the CLI does: the path as the caller wrote it.
     report.image.path = shown_path.to_string();
     Ok(report)
 }
 
 /// The sensitive-data scan alone (data disks: no boot rules), with the
-/// built-in rules.
-pub(crate) fn scan_image(image: &Image, shown_path: &str) -> Native<Report> {
-    let mut report = image.scan()?;
+/// built-in rules plus `rules` (gitleaks TOML) when given.
+pub(crate) fn scan_image(image: &Image, shown_path: &str, rules: Option<&str>) -> Native<Report> {
+    let mut report = match scan_options(rules)? {
+        Some(options) => snapaudit::scan::scan_report(image, &options)?,
+        None => image.scan()?,
+    };
     report.image.path = shown_path.to_string();
     Ok(report)
+}
+
+/// The scan options of custom rules (gitleaks TOML text) added to the
+/// built-in ones, as `snapaudit check --rules FILE` builds them; `None` for
+/// the built-in rules alone.
+fn scan_options(rules: Option<&str>) -> Native<Option<snapaudit::scan::ScanOptions>> {
+    Ok(match rules {
+        None => None,
+        Some(text) => {
+            let custom = snapaudit::scan::RuleSet::from_gitleaks_toml(text)?;
+            Some(snapaudit::scan::ScanOptions::with_rules(custom)?)
+        }
+    })
 }

@@ -68,9 +68,9 @@ impl Job {
         let shown = path.display().to_string();
         match self {
             Job::Check { profile, scan } => {
-                audit::check_image(&Image::open(path)?, &shown, profile, *scan)
+                audit::check_image(&Image::open(path)?, &shown, profile, *scan, None)
             }
-            Job::Scan => audit::scan_image(&Image::open(path)?, &shown),
+            Job::Scan => audit::scan_image(&Image::open(path)?, &shown, None),
             Job::Open => open_report(path),
         }
     }

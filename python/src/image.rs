@@ -317,13 +317,16 @@ impl Image {
         Filesystem::load(py, volume)
     }
 
-    /// The audit: rules of `profile`, plus the sensitive-data scan when `scan`.
-    #[pyo3(signature = (*, profile = "alibaba-ecs", scan = true))]
+    /// The audit: rules of `profile`, plus the sensitive-data scan when
+    /// `scan`, with custom scan `rules` (gitleaks TOML text) added to the
+    /// built-in ones.
+    #[pyo3(signature = (*, profile = "alibaba-ecs", scan = true, rules = None))]
     fn check<'py>(
         &self,
         py: Python<'py>,
         profile: &str,
         scan: bool,
+        rules: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         // The image as it was opened (mmap or not, expanded once): the
         // audit never reopens the path.
@@ -331,16 +334,20 @@ impl Image {
         let shown = image.path().display().to_string();
         let profile = profile.to_string();
         let report = run(py, move || {
-            audit::check_image(&image, &shown, &profile, scan)
+            audit::check_image(&image, &shown, &profile, scan, rules.as_deref())
         })?;
         Self::to_report(py, &report)
     }
 
-    /// The sensitive-data scan alone.
-    fn scan<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// The sensitive-data scan alone, with custom `rules` (gitleaks TOML
+    /// text) added to the built-in ones.
+    #[pyo3(signature = (*, rules = None))]
+    fn scan<'py>(&self, py: Python<'py>, rules: Option<String>) -> PyResult<Bound<'py, PyAny>> {
         let image = self.image.clone();
         let shown = image.path().display().to_string();
-        let report = run(py, move || audit::scan_image(&image, &shown))?;
+        let report = run(py, move || {
+            audit::scan_image(&image, &shown, rules.as_deref())
+        })?;
         Self::to_report(py, &report)
     }
 

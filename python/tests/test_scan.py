@@ -130,3 +130,27 @@ def test_scan_of_a_corrupt_filesystem_still_reports(images) -> None:
     report = snapaudit.open(images.bad_ext4).scan()
     assert report.error is None
     assert report.verdict in ("pass", "fail")
+
+
+CUSTOM_RULES = """
+[[rules]]
+id = "fixture-hostname"
+description = "the fixture's host name, as an in-house rule would name an internal token"
+regex = '''fixture-host'''
+keywords = ["fixture-host"]
+"""
+
+
+def test_custom_rules_are_added_to_the_builtin_ones(images) -> None:
+    img = snapaudit.open(images.mbr)
+
+    def at_hostname(report: snapaudit.Report) -> list[snapaudit.Finding]:
+        return [f for f in report.findings if f.location.path == "/etc/hostname"]
+
+    assert at_hostname(img.scan()) == []
+    found = at_hostname(img.scan(rules=CUSTOM_RULES))
+    assert len(found) == 1 and found[0].location.line == 1
+    assert "fixture-host" not in (found[0].evidence or ""), "evidence is redacted"
+    assert len(at_hostname(img.check(rules=CUSTOM_RULES))) == 1
+    with pytest.raises(snapaudit.SnapauditError):
+        img.scan(rules="[[rules]]\nid = 'x'\nregex = '''(unclosed'''\n")
