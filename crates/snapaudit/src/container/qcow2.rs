@@ -148,7 +148,12 @@ pub(crate) fn parse(files: &mut Files, id: FileId) -> Result<Layer> {
                 cluster_bits: header.cluster_bits,
                 codec: header.codec,
             };
-            if header.extended_l2 {
+            if l2e & L2E_COMPRESSED != 0 {
+                // A compressed cluster is whole in both entry formats (the
+                // bitmap of an extended entry is reserved for it).
+                let data = ctx.compressed(l2e)?;
+                push_merged(&mut extents, Extent { virt, len, data });
+            } else if header.extended_l2 {
                 let bitmap = be64(&l2, at + 8);
                 extended_entry(&ctx, l2e, bitmap, virt, len, subcluster, &mut extents)?;
             } else {
@@ -184,6 +189,20 @@ impl EntryCtx<'_> {
                 self.entry_at,
                 format!(
                     "{}: qcow2 L2 entry points at {offset}, not cluster-aligned",
+                    self.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An uncompressed L2 entry with none of the `reserved` bits set.
+    fn no_reserved_bits(&self, l2e: u64, reserved: u64) -> Result<()> {
+        if l2e & reserved != 0 {
+            return Err(Error::corrupt(
+                self.entry_at,
+                format!(
+                    "{}: qcow2 L2 entry {l2e:#x} has reserved bits set",
                     self.name
                 ),
             ));
@@ -265,20 +284,7 @@ fn standard_entry(
     version: u32,
     out: &mut Vec<Extent>,
 ) -> Result<()> {
-    if l2e & L2E_COMPRESSED != 0 {
-        let data = ctx.compressed(l2e)?;
-        push_merged(out, Extent { virt, len, data });
-        return Ok(());
-    }
-    if l2e & L2E_STD_RESERVED != 0 {
-        return Err(Error::corrupt(
-            ctx.entry_at,
-            format!(
-                "{}: qcow2 L2 entry {l2e:#x} has reserved bits set",
-                ctx.name
-            ),
-        ));
-    }
+    ctx.no_reserved_bits(l2e, L2E_STD_RESERVED)?;
     let offset = l2e & L2E_OFFSET_MASK;
     if version >= 3 && l2e & L2E_ZERO != 0 {
         // A zero cluster, preallocated (with an offset) or not.
@@ -311,21 +317,8 @@ fn extended_entry(
     subcluster: u64,
     out: &mut Vec<Extent>,
 ) -> Result<()> {
-    if l2e & L2E_COMPRESSED != 0 {
-        // The bitmap of a compressed cluster is reserved.
-        let data = ctx.compressed(l2e)?;
-        push_merged(out, Extent { virt, len, data });
-        return Ok(());
-    }
-    if l2e & L2E_STD_RESERVED & !1 != 0 {
-        return Err(Error::corrupt(
-            ctx.entry_at,
-            format!(
-                "{}: qcow2 L2 entry {l2e:#x} has reserved bits set",
-                ctx.name
-            ),
-        ));
-    }
+    // Bit 0 (the standard entry's zero flag) is unused: the bitmap says.
+    ctx.no_reserved_bits(l2e, L2E_STD_RESERVED & !1)?;
     let alloc = bitmap as u32;
     let zero = (bitmap >> 32) as u32;
     if alloc & zero != 0 {
