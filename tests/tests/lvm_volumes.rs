@@ -186,8 +186,12 @@ fn files_on_lvs_equal_debugfs() {
 
 fn system_check(name: &str, profile: Profile, scan: ScanPolicy) -> Report {
     let image = Image::open(path(&format!("{name}.img"))).unwrap();
+    check_image(&image, profile, scan)
+}
+
+fn check_image(image: &Image, profile: Profile, scan: ScanPolicy) -> Report {
     check(
-        &image,
+        image,
         &CheckOptions {
             profile,
             scan,
@@ -433,15 +437,7 @@ fn a_secret_in_free_extents_is_deleted_data() {
     raw[at..at + key.len()].copy_from_slice(&key);
     std::fs::write(&copy, &raw).unwrap();
     let image = Image::open(&copy).unwrap();
-    let r = check(
-        &image,
-        &CheckOptions {
-            profile: Profile::alibaba_ecs(),
-            scan: ScanPolicy::Scan,
-            root_partition: None,
-        },
-    )
-    .unwrap();
+    let r = check_image(&image, Profile::alibaba_ecs(), ScanPolicy::Scan);
     let f = r
         .findings
         .iter()
@@ -470,15 +466,7 @@ fn hostile_lvm_disks_give_clear_findings() {
         let p = dir.path().join("bad.img");
         std::fs::write(&p, &bad).unwrap();
         let image = Image::open(&p).unwrap();
-        let r = check(
-            &image,
-            &CheckOptions {
-                profile: Profile::alibaba_ecs(),
-                scan: ScanPolicy::Skip,
-                root_partition: None,
-            },
-        )
-        .unwrap();
+        let r = check_image(&image, Profile::alibaba_ecs(), ScanPolicy::Skip);
         let f = r
             .findings
             .iter()
@@ -497,15 +485,7 @@ fn hostile_lvm_disks_give_clear_findings() {
 #[test]
 fn sanitize_does_not_write_inside_a_physical_volume() {
     let image = Image::open(path("lvm-sys-mbr.img")).unwrap();
-    let report = check(
-        &image,
-        &CheckOptions {
-            profile: Profile::alibaba_ecs(),
-            scan: ScanPolicy::Scan,
-            root_partition: None,
-        },
-    )
-    .unwrap();
+    let report = check_image(&image, Profile::alibaba_ecs(), ScanPolicy::Scan);
     let plan =
         snapaudit::sanitize::Plan::from_report(&report, &image, &Default::default()).unwrap();
     let v = Volumes::read(&image).unwrap();
